@@ -1,0 +1,40 @@
+"""Shared fixtures: every test gets its own SEQLAB_HOME so no test sees another's runs."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Tests never reach the network: IMDB comes from the shared offline copy when present.
+SHARED_IMDB = ROOT.parent / "shared" / "data" / "imdb"
+
+
+@pytest.fixture(autouse=True)
+def seqlab_home(tmp_path, monkeypatch):
+    """A fresh, empty SEQLAB_HOME for each test."""
+    home = tmp_path / "seqlab_home"
+    monkeypatch.setenv("SEQLAB_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def store(seqlab_home):
+    """A real RunStore (SQLite) in the test's own SEQLAB_HOME."""
+    from seqlab.store import RunStore
+
+    return RunStore(seqlab_home)
+
+
+@pytest.fixture
+def imdb_dir():
+    """The shared offline IMDB copy; tests needing it are skipped only where it is absent."""
+    if not (SHARED_IMDB / "train.csv.gz").exists():
+        pytest.skip("shared IMDB copy not present on this machine")
+    return SHARED_IMDB
