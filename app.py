@@ -1,0 +1,57 @@
+"""seqlab home: what it does, one-click presets, recent runs, IMDB status, links."""
+
+import streamlit as st
+
+st.set_page_config(page_title="seqlab", page_icon="🧪", layout="wide")
+
+from seqlab import jobs, views  # noqa: E402 - set_page_config must come first
+from seqlab.config import presets  # noqa: E402
+from seqlab.ui import error_boundary, get_store, imdb_status  # noqa: E402
+from seqlab.ui.widgets import show_runs_table  # noqa: E402
+
+store = get_store()
+
+st.title("seqlab")
+st.markdown(
+    "Train sequence models for text classification (LSTM, GRU, bidirectional RNNs, a Transformer) "
+    "in your browser.  \n"
+    "Watch loss and accuracy grow live, overlay many runs and see where overfitting starts.  \n"
+    "Look inside: tokens and padding, attention heatmaps, and predictions side by side."
+)
+
+st.subheader("Start with a preset")
+with error_boundary("Cannot queue this preset"):
+    imdb_found = imdb_status().found
+    columns = st.columns(2)
+    for index, (title, preset) in enumerate(presets().items()):
+        with columns[index % 2].container(border=True):
+            st.markdown(f"**{title}**")
+            st.caption(f"{preset['description']} ({len(preset['runs'])} runs: "
+                       f"{', '.join(config.label() for config in preset['runs'])})")
+            if not imdb_found and any(c.data.dataset == "imdb" for c in preset["runs"]):
+                st.caption("⚠️ Needs IMDB, which was not found locally (see below): "
+                           "these runs will try to download it.")
+            if st.button("Queue these runs", key=f"home.preset.{index}"):
+                jobs.queue_runs(store, preset["runs"], group_id=None)
+                st.switch_page("pages/2_Train.py")
+
+st.subheader("Recent runs")
+with error_boundary():
+    show_runs_table(views.recent_runs_table(store, limit=10),
+               "No runs yet: pick a preset above, or design a run on the Train page.")
+
+st.subheader("IMDB")
+with error_boundary():
+    status = imdb_status()
+    if status.found:
+        st.success(status.message)
+    else:
+        st.warning(status.message)
+
+st.subheader("Pages")
+links = st.columns(5)
+links[0].page_link("pages/1_Data.py", label="Data: texts, lengths, tokens", icon="📄")
+links[1].page_link("pages/2_Train.py", label="Train: design and watch runs", icon="🏋️")
+links[2].page_link("pages/3_Compare.py", label="Compare: overlay curves", icon="📈")
+links[3].page_link("pages/4_Attention.py", label="Attention: heatmaps", icon="🔍")
+links[4].page_link("pages/5_Predict.py", label="Predict: side by side", icon="🎯")

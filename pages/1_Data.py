@@ -1,0 +1,95 @@
+"""Data: pick a dataset, see its texts, classes, lengths and how they become padded ids."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Data · seqlab", page_icon="📄", layout="wide")
+
+from seqlab import charts, views  # noqa: E402 - set_page_config must come first
+from seqlab.config import FIELD_HELP, SIDES  # noqa: E402
+from seqlab.data import dataset_summary_table, examples_table  # noqa: E402
+from seqlab.ui import (  # noqa: E402
+    error_boundary, get_store, imdb_status, init_state, keep_choice, load_dataset, place_chart,
+    tokenization_table,
+)
+from seqlab.ui.forms import set_form_values  # noqa: E402
+from seqlab.ui.widgets import accept_upload  # noqa: E402
+
+store = get_store()
+init_state({
+    "data.dataset": "toy", "data.sequence_length": 20, "data.vocabulary_size": 20000,
+    "data.truncation": "post", "data.padding": "post", "data.subset": 2000,
+    "data.text_column": "", "data.label_column": "", "data.split": "train",
+})
+
+st.title("Data")
+st.caption("Every dataset is raw texts with labels, split into train, validation and test. "
+           "Here you see them before a model does: classes, lengths, and the padded token ids.")
+
+# The upload comes first: a new file must be selected before the dataset box is drawn.
+with st.expander("Upload your own labelled texts (CSV, TSV or JSONL)"):
+    left, right = st.columns(2)
+    left.text_input("Text column", key="data.text_column", help=FIELD_HELP["data.text_column"])
+    right.text_input("Label column", key="data.label_column", help=FIELD_HELP["data.label_column"])
+    uploaded = st.file_uploader("A file with a header row, one labelled text per row",
+                                type=["csv", "tsv", "jsonl", "json", "txt", "gz"], key="data.upload")
+    with error_boundary("This file cannot be used"):
+        upload = accept_upload(store.home, uploaded, st.session_state["data.text_column"],
+                               st.session_state["data.label_column"], "data.dataset")
+        if upload is not None:
+            st.success(f"{upload.filename}: {upload.num_texts:,} texts, classes "
+                       f"{', '.join(upload.class_names)}. Saved; it is now in the dataset lists "
+                       f"here and on the Train page.")
+
+options = views.dataset_options(store.home, imdb_status().found)
+keep_choice("data.dataset", list(options), "toy")
+controls = st.columns([3, 1, 1, 1, 1])
+controls[0].selectbox("Dataset", list(options), format_func=options.get, key="data.dataset",
+                      help=FIELD_HELP["data.dataset"])
+controls[1].number_input("Sequence length", min_value=2, max_value=2000, step=1,
+                         key="data.sequence_length", help=FIELD_HELP["data.sequence_length"])
+controls[2].number_input("Vocabulary size", min_value=10, max_value=200_000, step=1000,
+                         key="data.vocabulary_size", help=FIELD_HELP["data.vocabulary_size"])
+controls[3].selectbox("Truncation", SIDES, key="data.truncation", help=FIELD_HELP["data.truncation"])
+controls[4].selectbox("Padding", SIDES, key="data.padding", help=FIELD_HELP["data.padding"])
+if st.session_state["data.dataset"] == "imdb":
+    st.number_input("IMDB reviews to use", min_value=0, max_value=50_000, step=500,
+                    key="data.subset", help=FIELD_HELP["data.subset"])
+
+settings = {name: st.session_state[f"data.{name}"] for name in (
+    "dataset", "sequence_length", "vocabulary_size", "truncation", "padding", "text_column",
+    "label_column")}
+if settings["dataset"] == "imdb":
+    settings["subset"] = st.session_state["data.subset"]
+
+with error_boundary("Cannot load this dataset"):
+    config = views.data_config(settings)
+    dataset = load_dataset(config)
+    st.caption(dataset.description)
+    if st.button("Train with these data settings", key="data.use_settings"):
+        set_form_values({f"data.{name}": value for name, value in settings.items()})
+        st.switch_page("pages/2_Train.py")
+
+    st.subheader("Splits")
+    st.dataframe(dataset_summary_table(dataset), hide_index=True)
+
+    st.subheader("Examples")
+    st.radio("Split", ["train", "validation", "test"], key="data.split", horizontal=True)
+    st.dataframe(examples_table(dataset, st.session_state["data.split"], n=10), hide_index=True)
+
+    balance, lengths = st.columns(2)
+    with balance:
+        place_chart(charts.label_balance_chart(views.label_counts_table(dataset)))
+    with lengths:
+        length_table = views.lengths_table(dataset)
+        place_chart(charts.length_histogram_chart(length_table, config.sequence_length))
+        st.caption(views.truncation_summary(length_table, config.sequence_length))
+
+    # Last on the page: the vocabulary comes from Keras, so this loads TensorFlow.
+    st.subheader("What the model receives")
+    st.caption("The first training texts as token ids after padding/truncation: grey cells are "
+               "padding (id 0), masked out so they cannot change the prediction; [UNK] marks "
+               "words outside the vocabulary.")
+    tokens = tokenization_table(config, 0, 4)
+    place_chart(charts.tokens_chart(tokens))
+    with st.expander("The same as a table (token, id, mask)"):
+        st.dataframe(tokens[["example", "position", "token", "id", "mask"]], hide_index=True)

@@ -1,0 +1,42 @@
+"""Predict: classify your own sentences with several trained runs, side by side."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Predict · seqlab", page_icon="🎯", layout="wide")
+
+from seqlab import charts, views  # noqa: E402 - set_page_config must come first
+from seqlab.ui import (  # noqa: E402
+    error_boundary, get_store, init_state, keep_choice, place_chart, predictions_table,
+)
+
+store = get_store()
+init_state({"predict.texts": "I loved this film, the acting was great\n"
+                             "the plot was boring and far too long\nnot good"})
+
+st.title("Predict")
+st.caption("Each line is one text; every selected run classifies every line.")
+
+with error_boundary():
+    runs = views.model_runs(store)
+    if not runs:
+        st.info("No trained run yet: train one on the Train page (or queue a preset on the home "
+                "page); finished runs with a saved model appear here.")
+        st.stop()
+    keep_choice("predict.run_ids", list(runs), list(runs)[:3])
+    run_ids = st.multiselect("Runs", list(runs), format_func=runs.get, key="predict.run_ids",
+                             help="Finished runs with a saved model (the latest three by default).")
+    text = st.text_area("Texts, one per line", key="predict.texts", height=120)
+    if not run_ids:
+        st.info("Select at least one run.")
+        st.stop()
+
+    predictions = predictions_table(str(store.home), tuple(run_ids), tuple(views.parse_texts(text)))
+    for message in views.prediction_errors(predictions):
+        st.warning(message)
+    st.dataframe(views.prediction_summary_table(predictions), hide_index=True,
+                 column_config={"probability": st.column_config.ProgressColumn(
+                     "probability", format="%.3f", min_value=0.0, max_value=1.0)})
+    for index, sentence in enumerate(views.parse_texts(text)):
+        st.markdown(f"**{sentence}**")
+        place_chart(charts.prediction_chart(views.predictions_for_text(predictions, sentence)),
+                    key=f"predict.chart.{index}")

@@ -1,0 +1,147 @@
+"""Attention weights of a trained Transformer run, as arrays and as tidy tables.
+
+Keras is imported inside the functions that need a model, so `attention_table`
+stays usable from pages and charts that never load TensorFlow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    import keras
+
+PADDING_TOKEN = ""
+
+
+def has_attention(model: "keras.Model") -> bool:
+    """Returns whether `model` has Transformer encoder blocks to read weights from."""
+    from seqlab.models.transformer import TransformerEncoderBlock
+
+    return any(isinstance(layer, TransformerEncoderBlock) for layer in model.layers)
+
+
+def attention_scores(model: "keras.Model", token_ids: np.ndarray) -> np.ndarray:
+    """Reads every encoder block's attention weights for some texts.
+
+    Re-runs the model's embedding and blocks in inference mode (no dropout,
+    no flash attention), asking each block for its weights. With the run's
+    padding mask (`model.use_mask=True`), rows of real tokens sum to 1, padding
+    keys get zero weight and padding rows are all zero. Without it, the
+    weights are what the model really used, padding included.
+
+    Args:
+        model: a model built by `seqlab.models.build_model` with
+            `arch="transformer"` (or loaded from a run).
+        token_ids: (batch, T) or (T,) integer ids, 0 = padding, with T at most
+            the run's `data.sequence_length`.
+
+    Returns:
+        float32 array (layers, batch, heads, T, T): for each block, query rows
+        and key columns.
+
+    Raises:
+        ValueError: if the model has no attention layers, or the ids have the
+            wrong shape, type or range.
+    """
+    from keras import ops
+
+    from seqlab.models.transformer import TokenAndPositionEmbedding, TransformerEncoderBlock
+
+    if not has_attention(model):
+        raise ValueError(
+            f"run model {model.name!r} has no attention layers: attention maps exist only "
+            f"for transformer runs; pick a run trained with model.arch=transformer"
+        )
+    embedding = next(
+        layer for layer in model.layers if isinstance(layer, TokenAndPositionEmbedding)
+    )
+    ids = _checked_ids(token_ids, embedding.vocabulary_size, embedding.sequence_length)
+    x = embedding(ids)  # (batch, T, embedding_dim)
+    mask = embedding.compute_mask(ids)  # (batch, T) or None
+    scores = []
+    # The builder chains the blocks in order, each feeding the next.
+    for block in (layer for layer in model.layers if isinstance(layer, TransformerEncoderBlock)):
+        x, block_scores = block(x, mask=mask, training=False, return_attention_scores=True)
+        scores.append(ops.convert_to_numpy(block_scores))  # (batch, heads, T, T)
+    return np.stack(scores).astype(np.float32)
+
+
+def attention_table(scores_one_example: np.ndarray, tokens: list[str]) -> pd.DataFrame:
+    """Turns one text's weights into a tidy table for heatmaps.
+
+    Padding positions (token `""`) are left out, as rows and as columns. The
+    per-head weights come with their mean over heads (head `"mean"`).
+
+    Args:
+        scores_one_example: (layers, heads, T, T) weights of one text, e.g.
+            `attention_scores(model, ids)[:, i]`.
+        tokens: the T token strings of that text, `""` at padding.
+
+    Returns:
+        DataFrame with one row per (layer, head, query, key) of real tokens:
+        `layer` (int, from 1), `head` (str: "1".."heads", and "mean"),
+        `query_position`, `key_position` (int, from 0), `query_token`,
+        `key_token` (str, unique labels such as "3:movie" for chart axes) and
+        `weight` (float).
+
+    Raises:
+        ValueError: if the scores are not (layers, heads, T, T) or the tokens
+            do not number T.
+    """
+    scores = np.asarray(scores_one_example, dtype=np.float64)
+    if scores.ndim != 4 or scores.shape[-1] != scores.shape[-2]:
+        raise ValueError(
+            f"attention scores: received shape {scores.shape}, expected (layers, heads, T, T) "
+            f"for one text; select it with attention_scores(model, ids)[:, index]"
+        )
+    length = scores.shape[-1]
+    if len(tokens) != length:
+        raise ValueError(
+            f"tokens: received {len(tokens)}, expected {length} (one per position of the "
+            f"scores, '' at padding)"
+        )
+    num_layers, num_heads = scores.shape[:2]
+    with_mean = np.concatenate([scores, scores.mean(axis=1, keepdims=True)], axis=1)
+    real = np.array([i for i, token in enumerate(tokens) if token != PADDING_TOKEN], dtype=int)
+    kept = with_mean[:, :, real][:, :, :, real]  # (layers, heads + 1, R, R)
+    labels = np.array([f"{i}:{tokens[i]}" for i in real], dtype=object)
+    head_names = np.array([str(h + 1) for h in range(num_heads)] + ["mean"], dtype=object)
+    layer, head, query, key = (
+        index.ravel() for index in np.indices(kept.shape)
+    )
+    return pd.DataFrame({
+        "layer": layer + 1,
+        "head": head_names[head],
+        "query_position": real[query],
+        "key_position": real[key],
+        "query_token": labels[query],
+        "key_token": labels[key],
+        "weight": kept.ravel(),
+    })
+
+
+def _checked_ids(token_ids: np.ndarray, vocabulary_size: int, sequence_length: int) -> np.ndarray:
+    """Returns the ids as int32 (batch, T), or says what is wrong with them."""
+    ids = np.asarray(token_ids)
+    if ids.ndim == 1:
+        ids = ids[np.newaxis]
+    if ids.ndim != 2 or ids.shape[1] == 0 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(
+            f"token_ids: received {ids.dtype} array of shape {np.shape(token_ids)}, expected "
+            f"integer ids (batch, T) or (T,) from the run's vectorizer"
+        )
+    if ids.shape[1] > sequence_length:
+        raise ValueError(
+            f"token_ids: received T={ids.shape[1]}, expected at most {sequence_length} "
+            f"(the run's data.sequence_length); truncate the ids"
+        )
+    if ids.size and (ids.min() < 0 or ids.max() >= vocabulary_size):
+        raise ValueError(
+            f"token_ids: received ids from {ids.min()} to {ids.max()}, expected 0 to "
+            f"{vocabulary_size - 1} (the run's vocabulary); vectorize with the run's vocabulary"
+        )
+    return ids.astype(np.int32)

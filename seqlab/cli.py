@@ -1,0 +1,361 @@
+"""The command line: `python -m seqlab train|runs|show|export|delete|worker`.
+
+Bad flags and values exit with status 2 and one line on standard error naming
+the field, what was received and what is allowed. With `--json`, the last line
+of standard output is one JSON object (progress goes to standard error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from seqlab.config import ARCHITECTURES, BUILTIN_DATASETS, FIELD_HELP, RunConfig
+
+
+class UsageError(Exception):
+    """A bad flag or value: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + message
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Returns the argument parser of `python -m seqlab`."""
+    parser = _Parser(prog="python -m seqlab", description="Train and compare sequence models.")
+    parser.add_argument("--home", help="run store folder (default: $SEQLAB_HOME or ~/.seqlab)")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train one run (or a seed group) in the foreground")
+    train.add_argument("--dataset", default="toy",
+                       help=f"{', '.join(BUILTIN_DATASETS)} or a path to a CSV/TSV/JSONL file")
+    train.add_argument("--arch", default="lstm", choices=ARCHITECTURES)
+    train.add_argument("--epochs", type=_positive_int("--epochs"), help=FIELD_HELP["train.epochs"])
+    train.add_argument("--seed", type=_non_negative_int("--seed"), help=FIELD_HELP["seed"])
+    train.add_argument("--seeds", type=_positive_int("--seeds"), default=1,
+                       help="repeat over N seeds (seed, seed+1, ...) as one group")
+    train.add_argument("--name", help=FIELD_HELP["name"])
+    train.add_argument("--set", dest="assignments", action="append", default=[],
+                       metavar="KEY=VALUE", help="any config field, e.g. model.units=64")
+    train.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
+
+    runs = commands.add_parser("runs", help="list runs")
+    runs.add_argument("--json", action="store_true")
+    runs.add_argument("--limit", type=_positive_int("--limit"))
+
+    show = commands.add_parser("show", help="show one run")
+    show.add_argument("run_id")
+    show.add_argument("--json", action="store_true")
+
+    export = commands.add_parser("export", help="write a run's curves and config to stdout")
+    export.add_argument("run_id")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+
+    delete = commands.add_parser("delete", help="delete a finished run and its artifacts")
+    delete.add_argument("run_id")
+
+    worker = commands.add_parser("worker", help="train queued runs (started by the app)")
+    worker.add_argument("--idle-timeout", type=float, default=120.0,
+                        help="seconds without queued runs before the worker exits")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        if args.home:
+            os.environ["SEQLAB_HOME"] = str(Path(args.home).expanduser())
+        from seqlab.store import RunStore
+
+        store = RunStore(args.home)
+        return _COMMANDS[args.command](args, store)
+    except UsageError as error:
+        print(f"seqlab: error: {error}", file=sys.stderr)
+        return 2
+    except KeyError as error:  # unknown run id
+        print(f"seqlab: error: {error.args[0] if error.args else error}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"seqlab: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+
+
+# ------------------------------------------------------------------ commands
+def _train(args, store) -> int:
+    config = build_train_config(args)
+    from seqlab.training import train_config
+
+    bar = ProgressBar(sys.stderr)
+    seeds = [config.seed + offset for offset in range(args.seeds)]
+    group_id = store.new_group_id() if len(seeds) > 1 else None
+    records = []
+    for seed in seeds:
+        run_config = config.with_overrides({"seed": seed})
+        if len(seeds) > 1:
+            bar.write(f"seed {seed} ({len(records) + 1}/{len(seeds)})")
+        records.append(train_config(run_config, store, on_progress=bar, group_id=group_id))
+        bar.finish(records[-1])
+    if args.json:
+        payload = run_payload(store, records[0]) if len(records) == 1 else group_payload(store, records)
+        print(json.dumps(payload))
+    else:
+        for record in records:
+            print(f"{record.run_id}  {record.status}  test accuracy "
+                  f"{_fmt(record.test_accuracy)}  {record.message}".rstrip())
+    return 0 if all(r.status in ("completed", "stopped") for r in records) else 1
+
+
+def build_train_config(args) -> RunConfig:
+    """Turns `train` flags into a validated `RunConfig`.
+
+    Raises:
+        UsageError: naming the flag, the value received and what is allowed.
+    """
+    dataset = args.dataset
+    if dataset not in BUILTIN_DATASETS:
+        path = Path(dataset).expanduser()
+        if not path.is_file():
+            raise UsageError(
+                f"--dataset: received {dataset!r}, expected one of "
+                f"{', '.join(BUILTIN_DATASETS)} or the path of an existing CSV/TSV/JSONL file"
+            )
+        dataset = str(path.resolve())
+    overrides: dict[str, Any] = {"data.dataset": dataset, "model.arch": args.arch}
+    if args.epochs is not None:
+        overrides["train.epochs"] = args.epochs
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.name:
+        overrides["name"] = args.name
+    try:
+        config = RunConfig().with_overrides(overrides).with_overrides(args.assignments)
+        return config.validate()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def run_payload(store, record) -> dict[str, Any]:
+    """Returns the JSON description of one run (`train --json`, `show --json`)."""
+    return {
+        "run_id": record.run_id,
+        "status": record.status,
+        "message": record.message,
+        "label": record.label,
+        "group_id": record.group_id,
+        "config": record.config.to_dict(),
+        "num_params": record.num_params,
+        "history": [
+            {key: row.get(key) for key in ("epoch", "loss", "accuracy", "val_loss",
+                                           "val_accuracy", "seconds")}
+            for row in store.epochs(record.run_id)
+        ],
+        "test_loss": record.test_loss,
+        "test_accuracy": record.test_accuracy,
+        "created_at": record.created_at,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "versions": record.versions,
+        "artifacts": str(store.artifact_dir(record.run_id)),
+    }
+
+
+def group_payload(store, records) -> dict[str, Any]:
+    """Returns the JSON description of a seed group (`train --seeds N --json`)."""
+    finals = [row["val_accuracy"] for r in records
+              for row in store.epochs(r.run_id)[-1:] if row.get("val_accuracy") is not None]
+    tests = [r.test_accuracy for r in records if r.test_accuracy is not None]
+    return {
+        "group_id": records[0].group_id,
+        "runs": [r.run_id for r in records],
+        "statuses": [r.status for r in records],
+        "seeds": [r.config.seed for r in records],
+        "val_accuracy_mean": statistics.fmean(finals) if finals else None,
+        "val_accuracy_std": statistics.stdev(finals) if len(finals) > 1 else None,
+        "test_accuracy_mean": statistics.fmean(tests) if tests else None,
+        "test_accuracy_std": statistics.stdev(tests) if len(tests) > 1 else None,
+        "num_params": records[0].num_params,
+        "history": {r.run_id: run_payload(store, r)["history"] for r in records},
+    }
+
+
+def _runs(args, store) -> int:
+    records = store.list_runs(limit=args.limit)
+    if args.json:
+        print(json.dumps([_run_row(store, r) for r in records]))
+        return 0
+    if not records:
+        print(f"no runs yet in {store.db_path}; try: python -m seqlab train --dataset toy")
+        return 0
+    header = f"{'run_id':<26} {'status':<11} {'arch':<11} {'dataset':<22} {'epochs':>6} {'val_acc':>8} {'test_acc':>8}"
+    print(header)
+    for record in records:
+        row = _run_row(store, record)
+        print(f"{row['run_id']:<26} {row['status']:<11} {row['arch']:<11} "
+              f"{_short(row['dataset'], 22):<22} {row['epochs']:>6} "
+              f"{_fmt(row['val_accuracy']):>8} {_fmt(row['test_accuracy']):>8}")
+    return 0
+
+
+def _run_row(store, record) -> dict[str, Any]:
+    epochs = store.epochs(record.run_id)
+    return {
+        "run_id": record.run_id, "status": record.status, "arch": record.arch,
+        "label": record.label, "dataset": record.config.data.dataset,
+        "group_id": record.group_id, "epochs": len(epochs),
+        "val_accuracy": epochs[-1].get("val_accuracy") if epochs else None,
+        "test_accuracy": record.test_accuracy, "num_params": record.num_params,
+        "created_at": record.created_at,
+    }
+
+
+def _show(args, store) -> int:
+    record = store.get_run(args.run_id)
+    payload = run_payload(store, record)
+    if args.json:
+        print(json.dumps(payload))
+        return 0
+    print(f"run {record.run_id}: {record.label} — {record.status}"
+          + (f" ({record.message})" if record.message else ""))
+    print(f"parameters: {record.num_params}   test accuracy: {_fmt(record.test_accuracy)}")
+    for section, values in record.config.to_dict().items():
+        if isinstance(values, dict):
+            print(f"{section}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+        else:
+            print(f"{section}: {values}")
+    print(f"{'epoch':>5} {'loss':>8} {'acc':>8} {'val_loss':>8} {'val_acc':>8} {'seconds':>8}")
+    for row in payload["history"]:
+        print(f"{row['epoch']:>5} {_fmt(row['loss']):>8} {_fmt(row['accuracy']):>8} "
+              f"{_fmt(row['val_loss']):>8} {_fmt(row['val_accuracy']):>8} {_fmt(row['seconds'], 2):>8}")
+    print(f"artifacts: {payload['artifacts']}")
+    return 0
+
+
+def _export(args, store) -> int:
+    record = store.get_run(args.run_id)
+    payload = run_payload(store, record)
+    if args.format == "json":
+        print(json.dumps(payload, indent=2))
+        return 0
+    flat = {"run_id": record.run_id, "status": record.status, "label": record.label,
+            "test_accuracy": record.test_accuracy, "num_params": record.num_params}
+    for section, values in record.config.to_dict().items():
+        if isinstance(values, dict):
+            flat.update({f"{section}.{k}": v for k, v in values.items()})
+        else:
+            flat[section] = values
+    columns = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns + list(flat), lineterminator="\n")
+    writer.writeheader()
+    for row in payload["history"]:
+        writer.writerow({**{c: row.get(c) for c in columns}, **flat})
+    sys.stdout.write(buffer.getvalue())
+    return 0
+
+
+def _delete(args, store) -> int:
+    store.delete_run(args.run_id)
+    print(f"deleted {args.run_id}")
+    return 0
+
+
+def _worker(args, store) -> int:
+    from seqlab.jobs import run_worker
+
+    trained = run_worker(store, idle_timeout=args.idle_timeout)
+    print(f"worker {os.getpid()} exiting after {trained} run(s)", file=sys.stderr)
+    return 0
+
+
+_COMMANDS = {"train": _train, "runs": _runs, "show": _show, "export": _export,
+             "delete": _delete, "worker": _worker}
+
+
+# ------------------------------------------------------------------ progress
+class ProgressBar:
+    """A text progress bar on a stream, drawn from training progress events."""
+
+    def __init__(self, stream, width: int = 24):
+        self.stream, self.width = stream, width
+        self.interactive = hasattr(stream, "isatty") and stream.isatty()
+        self._last_phase = ""
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        phase = event.get("phase", "")
+        if phase == "epoch":
+            metrics = event.get("metrics", {})
+            self._line(
+                f"epoch {event['epoch']}/{event['epochs']}  loss {_fmt(metrics.get('loss'))}  "
+                f"acc {_fmt(metrics.get('accuracy'))}  val_loss {_fmt(metrics.get('val_loss'))}  "
+                f"val_acc {_fmt(metrics.get('val_accuracy'))}  {_fmt(metrics.get('seconds'), 1)}s",
+                final=True,
+            )
+        elif phase == "training" and event.get("batches"):
+            if not self.interactive:
+                return
+            done = event.get("batch", 0) / event["batches"]
+            filled = int(done * self.width)
+            self._line(f"epoch {event.get('epoch')}/{event.get('epochs')} "
+                       f"[{'#' * filled}{'.' * (self.width - filled)}] "
+                       f"{event.get('batch')}/{event['batches']}  loss {_fmt(event.get('loss'))}")
+        elif phase and phase != self._last_phase and phase not in ("training", "finished"):
+            self._line(f"{phase}...", final=True)
+        self._last_phase = phase
+
+    def write(self, text: str) -> None:
+        self._line(text, final=True)
+
+    def finish(self, record) -> None:
+        if record.message and record.status != "completed":
+            self._line(f"{record.status}: {record.message}", final=True)
+
+    def _line(self, text: str, final: bool = False) -> None:
+        if self.interactive:
+            self.stream.write("\r\033[K" + text + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _positive_int(flag: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"received {text!r}, expected a whole number >= 1") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"received {value}, expected a whole number >= 1")
+        return value
+    parse.__name__ = flag
+    return parse
+
+
+def _non_negative_int(flag: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"received {text!r}, expected a whole number >= 0") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"received {value}, expected a whole number >= 0")
+        return value
+    parse.__name__ = flag
+    return parse
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    return "-" if value is None else f"{float(value):.{digits}f}"
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else "…" + text[-(width - 1):]

@@ -1,0 +1,328 @@
+"""Background runs: a queue in the store, one worker process that trains it, stop, heartbeats.
+
+Training never runs in a Streamlit script (a click reruns the script and
+would kill it). The app calls `queue_runs`, which records queued runs and
+makes sure a worker process is alive (`python -m seqlab worker --home ...`,
+detached, so closing the tab does not stop it). The worker trains queued runs
+one after another, oldest first, and exits after a while with nothing to do.
+Every ~2 s a heartbeat thread refreshes the worker's and its run's heartbeat;
+a run whose worker died is marked "interrupted" by whoever next reaps
+(`RunStore.reap_dead_runs`), with the epochs done so far kept.
+
+Nothing here imports TensorFlow or Streamlit; training is imported lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from seqlab.config import RunConfig
+from seqlab.store import RunStore
+
+TrainFunction = Callable[[RunStore, str], object]
+
+HEARTBEAT_SECONDS = 2.0
+LOCK_FILE = "worker.lock"
+LOG_FOLDER = "logs"
+# The folder holding the `seqlab` package: the worker's cwd and PYTHONPATH.
+PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+
+_spawned: list[subprocess.Popen] = []
+_spawned_lock = threading.Lock()
+
+
+def queue_runs(
+    store: RunStore,
+    configs: list[RunConfig],
+    *,
+    group_id: str | None = None,
+    start_worker: bool = True,
+) -> list[str]:
+    """Validates every config, records them as queued runs and makes sure a worker runs them.
+
+    Args:
+        store: the run store.
+        configs: the recipes, trained in this order.
+        group_id: the group (seed repeats) the runs belong to.
+        start_worker: start a worker process when none is alive.
+
+    Returns:
+        The new run ids, in the order of `configs`.
+
+    Raises:
+        ValueError: when a config is invalid (then nothing is queued); the
+            message names which one when there are several.
+    """
+    configs = list(configs)
+    for index, config in enumerate(configs):
+        if not isinstance(config, RunConfig):
+            raise ValueError(
+                f"configs[{index}]: received {type(config).__name__}, expected a RunConfig"
+            )
+        try:
+            config.validate()
+        except ValueError as error:
+            if len(configs) == 1:
+                raise
+            raise ValueError(f"run {index + 1} of {len(configs)}: {error}") from None
+    run_ids = [store.create_run(config, group_id=group_id) for config in configs]
+    if start_worker:
+        ensure_worker(store)
+    return run_ids
+
+
+def ensure_worker(store: RunStore, *, command: Sequence[str] | None = None) -> int | None:
+    """Reaps dead runs and starts a worker process when runs are queued and none is alive.
+
+    Two sessions calling at once start one worker: the check and the start
+    happen under a lock file, and the new pid is registered before the lock is
+    released.
+
+    Args:
+        store: the run store.
+        command: the worker command line (default: `python -m seqlab worker
+            --home <store.home>`); tests pass a script here.
+
+    Returns:
+        The pid of the live (or new) worker, or None when nothing is queued
+        and no worker is alive.
+    """
+    _reap_spawned()
+    store.reap_dead_runs()
+    with _lock(store.home / LOCK_FILE):
+        live = store.live_workers()
+        if live:
+            return live[0]
+        if not store.list_runs(statuses=["queued"], limit=1):
+            return None
+        pid = _spawn_worker(store, command)
+        # Registered now, so a session checking right after us sees it alive
+        # even before the new process has started up.
+        store.register_worker(pid)
+        return pid
+
+
+def run_worker(
+    store: RunStore,
+    *,
+    idle_timeout: float = 120.0,
+    poll_seconds: float = 0.5,
+    train: TrainFunction | None = None,
+    heartbeat_seconds: float = HEARTBEAT_SECONDS,
+) -> int:
+    """Trains queued runs one after another until none has come for `idle_timeout` seconds.
+
+    The worker registers itself in the store and sends heartbeats from a
+    thread. An exception from `train` marks that run "failed" with a one-line
+    message and the worker goes on to the next run. On SIGTERM (or Ctrl+C) the
+    run in progress is marked "interrupted" and the worker unregisters.
+
+    Args:
+        store: the run store.
+        idle_timeout: seconds with nothing queued before the worker exits.
+        poll_seconds: pause between looks at the queue while idle.
+        train: `train(store, run_id)` trains a claimed run and records its end
+            (default: `seqlab.training.train_run`).
+        heartbeat_seconds: pause between heartbeats.
+
+    Returns:
+        How many runs this worker took from the queue (failed ones included).
+    """
+    if train is None:
+        from seqlab.training import train_run as train
+
+    pid = os.getpid()
+    trained = 0
+    previous_handler = None
+    if threading.current_thread() is threading.main_thread():
+        previous_handler = signal.signal(signal.SIGTERM, _exit_on_signal)
+    store.register_worker(pid)
+    _log(f"worker {pid} started on {store.home}")
+    try:
+        with keep_alive(store, worker_pid=pid, interval_seconds=heartbeat_seconds) as heartbeat:
+            try:
+                last_busy = time.monotonic()
+                while True:
+                    store.reap_dead_runs()
+                    record = store.claim_next_run(pid)
+                    if record is None:
+                        if time.monotonic() - last_busy < idle_timeout:
+                            time.sleep(poll_seconds)
+                            continue
+                        # Unregister first, then look once more: a session that
+                        # queued after that look will find no live worker and
+                        # start one, so no queued run is left without a worker.
+                        store.unregister_worker(pid)
+                        if not store.list_runs(statuses=["queued"], limit=1):
+                            break
+                        store.register_worker(pid)
+                        continue
+                    heartbeat.run_id = record.run_id
+                    trained += 1
+                    _train_one(store, record.run_id, train)
+                    heartbeat.run_id = None
+                    last_busy = time.monotonic()
+            except BaseException as error:
+                if heartbeat.run_id is not None:
+                    if isinstance(error, (SystemExit, KeyboardInterrupt)):
+                        reason = "was terminated"
+                    else:
+                        reason = f"crashed ({_one_line(error)})"
+                    store.mark_interrupted(heartbeat.run_id, f"worker process {pid} {reason}")
+                raise
+    finally:
+        store.unregister_worker(pid)
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
+        _log(f"worker {pid} exiting after {trained} run(s)")
+    return trained
+
+
+def stop_run(store: RunStore, run_id: str) -> None:
+    """Asks a run to stop: a queued run stops at once, a running one within a few batches."""
+    store.request_stop(run_id)
+
+
+def worker_alive(store: RunStore) -> bool:
+    """Returns whether a worker process is alive and sending heartbeats."""
+    return bool(store.live_workers())
+
+
+class Heartbeat:
+    """Refreshes a worker's and/or a run's heartbeat from a daemon thread.
+
+    `run_id` may be changed while it runs (the worker points it at the run it trains).
+    """
+
+    def __init__(self, store: RunStore, *, run_id: str | None = None,
+                 worker_pid: int | None = None, interval_seconds: float = HEARTBEAT_SECONDS):
+        self.store = store
+        self.run_id = run_id
+        self.worker_pid = worker_pid
+        self.interval_seconds = interval_seconds
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="seqlab-heartbeat", daemon=True)
+
+    def start(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(self.interval_seconds):
+            try:
+                if self.worker_pid is not None:
+                    self.store.worker_heartbeat(self.worker_pid)
+                run_id = self.run_id
+                if run_id is not None:
+                    self.store.set_progress(run_id)  # no fields: heartbeat only
+            except Exception as error:  # noqa: BLE001 - a busy or vanished row must not end the thread
+                _log(f"heartbeat failed: {type(error).__name__}: {error}")
+
+
+@contextlib.contextmanager
+def keep_alive(
+    store: RunStore,
+    *,
+    run_id: str | None = None,
+    worker_pid: int | None = None,
+    interval_seconds: float = HEARTBEAT_SECONDS,
+) -> Iterator[Heartbeat]:
+    """Sends heartbeats for a run and/or a worker while the block runs.
+
+    The foreground command line wraps its training in this, so that a long
+    step (loading data, compiling) does not make the run look dead to a
+    reaper (`RunStore.find_dead_runs`, 60 s without a heartbeat).
+    """
+    heartbeat = Heartbeat(store, run_id=run_id, worker_pid=worker_pid,
+                          interval_seconds=interval_seconds).start()
+    try:
+        yield heartbeat
+    finally:
+        heartbeat.stop()
+
+
+# ----------------------------------------------------------------- helpers
+def _train_one(store: RunStore, run_id: str, train: TrainFunction) -> None:
+    _log(f"training {run_id}")
+    try:
+        train(store, run_id)
+    except Exception as error:  # noqa: BLE001 - the worker must survive any run
+        traceback.print_exc(file=sys.stderr)
+        if not store.get_run(run_id).finished:
+            store.finish_run(run_id, "failed", message=_one_line(error))
+    else:
+        if not store.get_run(run_id).finished:
+            store.finish_run(run_id, "failed",
+                             message="training returned without recording how the run ended")
+    _log(f"{run_id}: {store.get_run(run_id).status}")
+
+
+def _spawn_worker(store: RunStore, command: Sequence[str] | None) -> int:
+    if command is None:
+        command = [sys.executable, "-m", "seqlab", "worker", "--home", str(store.home)]
+    log_folder = store.home / LOG_FOLDER
+    log_folder.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        part for part in (str(PACKAGE_PARENT), env.get("PYTHONPATH", "")) if part
+    )
+    env["SEQLAB_HOME"] = str(store.home)
+    # The pid is known only after the start: write to a temporary name, then
+    # rename (the open file keeps receiving the worker's output).
+    starting = log_folder / f"worker-starting-{os.getpid()}-{threading.get_ident()}.log"
+    with open(starting, "ab") as log:
+        process = subprocess.Popen(
+            list(command), cwd=PACKAGE_PARENT, env=env, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    starting.rename(log_folder / f"worker-{process.pid}.log")
+    with _spawned_lock:
+        _spawned.append(process)
+    _log(f"started worker {process.pid}: {' '.join(command)}")
+    return process.pid
+
+
+def _reap_spawned() -> None:
+    """Waits for workers this process started that have exited, so none stays a zombie."""
+    with _spawned_lock:
+        _spawned[:] = [process for process in _spawned if process.poll() is None]
+
+
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """Holds an exclusive lock on `path` (across processes and threads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _exit_on_signal(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _log(message: str) -> None:
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,342 @@
+"""The one training path: data -> vectorize -> build -> Keras fit -> store.
+
+The command line, the worker behind the app, the benchmarks and the tests all
+train through `train_run`. It knows nothing of any UI: it reports through a
+Keras callback that writes progress and per-epoch metrics to the `RunStore`,
+checks the store's stop flag between compiled steps, and ends a run whose loss
+turns NaN/inf as `diverged` instead of crashing.
+
+Fast by default on CPU: the training step is XLA-compiled (`jit_compile`) and
+runs `steps_per_execution` batches per call, which together make the masked
+LSTM of a classroom notebook several times faster than a plain `model.fit`
+(see `bench/train_throughput.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import traceback
+from typing import Any, Callable
+
+from seqlab.config import RunConfig
+from seqlab.store import RunRecord, RunStore
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+MODEL_FILE = "model.keras"
+VOCABULARY_FILE = "vocabulary.json"
+META_FILE = "meta.json"
+ERROR_LOG = "error.log"
+
+
+class RunDiverged(RuntimeError):
+    """Raised inside training when the loss becomes NaN or infinite."""
+
+
+def train_config(
+    config: RunConfig,
+    store: RunStore,
+    *,
+    on_progress: ProgressCallback | None = None,
+    group_id: str | None = None,
+) -> RunRecord:
+    """Validates `config`, records it as a new run and trains it in this process.
+
+    Args:
+        config: the recipe.
+        store: where the run, its curves and its model are kept.
+        on_progress: optional callable receiving progress dicts (phase, epoch,
+            epochs, batch, batches, and `metrics` at epoch ends); the command
+            line draws its progress bar from these.
+        group_id: optional group (seed repeats) the run belongs to.
+
+    Returns:
+        The finished run's record.
+
+    Raises:
+        ValueError: when the config is invalid (nothing is recorded then).
+    """
+    from seqlab.jobs import keep_alive
+
+    config.validate()
+    # Created as running (not queued) so a background worker cannot claim it.
+    run_id = store.create_run(config, status="running", group_id=group_id)
+    store.start_run(run_id, os.getpid())
+    with keep_alive(store, run_id=run_id):  # a long XLA compile must not look like a death
+        return train_run(store, run_id, on_progress=on_progress)
+
+
+def train_run(
+    store: RunStore, run_id: str, *, on_progress: ProgressCallback | None = None
+) -> RunRecord:
+    """Trains the recorded run `run_id` to its end and records the outcome.
+
+    The run must be queued or running (claimed by this process). Whatever
+    happens, the run ends in a finished status: `completed`, `stopped` (stop
+    requested; partial history and model kept), `diverged` (loss NaN/inf) or
+    `failed` (with a one-line message; the traceback goes to `error.log` in the
+    run's artifact folder).
+
+    Args:
+        store: the run store.
+        run_id: a run created with `store.create_run`.
+        on_progress: optional progress callable (see `train_config`).
+
+    Returns:
+        The run's final record.
+    """
+    record = store.get_run(run_id)
+    if record.status == "queued":
+        store.start_run(run_id, os.getpid())
+    notify = on_progress or (lambda event: None)
+    try:
+        _train(store, run_id, record.config, notify)
+    except RunDiverged as error:
+        store.finish_run(run_id, "diverged", message=str(error))
+    except ValueError as error:  # bad data or a config refused before building
+        store.finish_run(run_id, "failed", message=_one_line(error))
+    except Exception as error:  # noqa: BLE001 - a run must never stay "running"
+        log = store.artifact_dir(run_id) / ERROR_LOG
+        log.write_text(traceback.format_exc())
+        store.finish_run(
+            run_id, "failed",
+            message=f"{type(error).__name__}: {_one_line(error)} (details in {log})",
+        )
+    return store.get_run(run_id)
+
+
+def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCallback) -> None:
+    from seqlab.data import load_dataset
+    from seqlab.data.vectorize import Vectorizer, vectorize
+    from seqlab.models import check_resources
+
+    def phase(name: str) -> None:
+        store.set_progress(run_id, phase=name, epochs=config.train.epochs)
+        notify({"phase": name, "epochs": config.train.epochs})
+
+    phase("loading data")
+    dataset = load_dataset(config.data, config.seed)
+    phase("vectorizing")
+    data = vectorize(dataset, config.data)
+    vocabulary_size = len(data.vocabulary)
+    sizes = dict(
+        vocabulary_size=vocabulary_size,
+        sequence_length=config.data.sequence_length,
+        num_classes=data.num_classes,
+    )
+    check_resources(config.model, batch_size=config.train.batch_size, **sizes)
+
+    phase("building")
+    keras = _keras()
+    keras.utils.set_random_seed(config.seed)
+    model = compile_model(config, **sizes)
+    store.set_num_params(run_id, int(model.count_params()))
+
+    artifacts = store.artifact_dir(run_id)
+    Vectorizer.from_vocabulary(data.vocabulary, config.data).save(artifacts / VOCABULARY_FILE)
+    (artifacts / META_FILE).write_text(json.dumps({
+        "class_names": list(data.class_names),
+        "vocabulary_size": vocabulary_size,
+        "sequence_length": config.data.sequence_length,
+        "dataset": dataset.description,
+        "examples": {"train": len(data.y_train), "validation": len(data.y_val),
+                     "test": len(data.y_test)},
+    }, indent=2))
+
+    reporter = StoreReporter(store, run_id, config.train.epochs, notify)
+    phase("training")
+    model.fit(
+        data.x_train, data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=config.train.epochs,
+        batch_size=config.train.batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[reporter],
+    )
+
+    if reporter.completed_epochs or reporter.batches_seen:
+        phase("saving")
+        model.save(artifacts / MODEL_FILE)
+    if reporter.diverged:
+        raise RunDiverged(reporter.diverged)
+
+    test_loss = test_accuracy = None
+    if len(data.y_test) and reporter.batches_seen:
+        phase("testing")
+        result = model.evaluate(
+            data.x_test, data.y_test, batch_size=max(config.train.batch_size, 256),
+            verbose=0, return_dict=True,
+        )
+        test_loss = float(result["loss"])
+        test_accuracy = float(result["accuracy"])
+    if reporter.stopped:
+        done = reporter.completed_epochs
+        store.finish_run(
+            run_id, "stopped",
+            message=f"stopped on request after {done} full epoch{'s' if done != 1 else ''}; "
+                    f"model and curves so far kept",
+            test_loss=test_loss, test_accuracy=test_accuracy,
+        )
+    else:
+        store.finish_run(run_id, "completed", test_loss=test_loss, test_accuracy=test_accuracy)
+    notify({"phase": "finished", "test_accuracy": test_accuracy})
+
+
+def compile_model(
+    config: RunConfig, *, vocabulary_size: int, sequence_length: int, num_classes: int
+):
+    """Builds and compiles the run's model the fast way (XLA, several steps per call).
+
+    Args:
+        config: the run recipe (model and train sections are used).
+        vocabulary_size: ids run from 0 (padding) to vocabulary_size - 1.
+        sequence_length: padded length T of the inputs `(batch, T)`.
+        num_classes: 2 gives a sigmoid head, more a softmax head.
+
+    Returns:
+        A compiled `keras.Model`.
+    """
+    from seqlab.models import build_model, head
+
+    keras = _keras()
+    model = build_model(
+        config.model, vocabulary_size=vocabulary_size,
+        sequence_length=sequence_length, num_classes=num_classes, seed=config.seed,
+    )
+    loss, _ = head(num_classes)
+    model.compile(
+        optimizer=build_optimizer(config),
+        loss=loss,
+        metrics=["accuracy"],
+        jit_compile=config.train.jit_compile,
+        steps_per_execution=config.train.steps_per_execution,
+    )
+    return model
+
+
+def build_optimizer(config: RunConfig):
+    """Returns the Keras optimizer named by `config.train.optimizer`."""
+    keras = _keras()
+    classes = {
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "rmsprop": keras.optimizers.RMSprop,
+        "sgd": keras.optimizers.SGD,
+    }
+    return classes[config.train.optimizer](learning_rate=config.train.learning_rate)
+
+
+def _keras():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    return keras
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text[:500] if text else type(error).__name__
+
+
+def _make_reporter_class():
+    keras = _keras()
+
+    class _StoreReporter(keras.callbacks.Callback):
+        """Writes progress and per-epoch metrics to the store; honours stop requests.
+
+        Store writes are throttled (at most every `interval` seconds between
+        epochs) so live reporting stays a small fraction of training time.
+        """
+
+        def __init__(self, store: RunStore, run_id: str, epochs: int,
+                     notify: ProgressCallback, interval: float = 0.5):
+            super().__init__()
+            self.store, self.run_id, self.epochs = store, run_id, epochs
+            self.notify, self.interval = notify, interval
+            self.completed_epochs = 0
+            self.batches_seen = 0
+            self.stopped = False
+            self.diverged = ""
+            self._epoch = 0
+            self._epoch_start = 0.0
+            self._last_write = 0.0
+            self._batches = 0
+
+        def on_train_begin(self, logs=None):
+            self._batches = int(self.params.get("steps") or 0)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch = epoch + 1
+            self._epoch_start = time.perf_counter()
+            self._report(batch=0, force=True)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches_seen = batch + 1
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.diverged = (
+                    f"loss became {float(loss)} in epoch {self._epoch} at batch {batch + 1}; "
+                    f"try a smaller train.learning_rate"
+                )
+                self.model.stop_training = True
+                return
+            now = time.perf_counter()
+            if now - self._last_write >= self.interval:
+                if self.store.is_stop_requested(self.run_id):
+                    self.stopped = True
+                    self.model.stop_training = True
+                self._report(batch=batch + 1, logs=logs)
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = dict(logs or {})
+            seconds = time.perf_counter() - self._epoch_start
+            fraction = self.batches_seen / self._batches if self._batches else 1.0
+            metrics = {
+                "loss": _finite(logs.get("loss")),
+                "accuracy": _finite(logs.get("accuracy")),
+                "val_loss": _finite(logs.get("val_loss")),
+                "val_accuracy": _finite(logs.get("val_accuracy")),
+                "seconds": seconds,
+            }
+            if fraction < 1.0 and (self.stopped or self.diverged):
+                metrics["fraction"] = fraction  # a partial epoch, cut by stop/divergence
+            else:
+                self.completed_epochs = epoch + 1
+            if not self.diverged or metrics["loss"] is not None:
+                self.store.add_epoch(self.run_id, epoch + 1, metrics)
+            if not self.stopped and self.store.is_stop_requested(self.run_id):
+                self.stopped = True
+                self.model.stop_training = True
+            self.notify({"phase": "epoch", "epoch": epoch + 1, "epochs": self.epochs,
+                         "metrics": metrics})
+
+        def _report(self, batch: int, logs=None, force: bool = False) -> None:
+            self._last_write = time.perf_counter()
+            progress = {"phase": "training", "epoch": self._epoch, "epochs": self.epochs,
+                        "batch": batch, "batches": self._batches}
+            if logs and "loss" in logs:
+                progress["loss"] = _finite(logs.get("loss"))
+            self.store.set_progress(self.run_id, **progress)
+            self.notify(progress)
+
+    return _StoreReporter
+
+
+def StoreReporter(store: RunStore, run_id: str, epochs: int,
+                  notify: ProgressCallback, interval: float = 0.5):
+    """Returns the Keras callback that reports a run's progress to the store.
+
+    Built lazily so importing `seqlab.training` does not import TensorFlow.
+    """
+    return _make_reporter_class()(store, run_id, epochs, notify, interval)
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None

@@ -1,0 +1,157 @@
+"""Streamlit glue shared by the pages: cached resources, errors, session state.
+
+The only part of seqlab that imports Streamlit. Pages stay thin: they read
+widgets, build a config, call one seqlab function and place the result; what
+they share (the cached store, cached datasets, the error boundary, the run
+form, the live progress widgets) lives here.
+
+Nothing here imports TensorFlow at import time: the Attention and Predict
+helpers import `seqlab.inference` inside the cached functions that need it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+import streamlit as st
+
+from seqlab.config import DataConfig
+from seqlab.store import RunStore, default_home
+
+# Bounded caches: a classroom server keeps a few datasets, not every one ever opened.
+DATASET_CACHE_ENTRIES = 8
+RESULT_CACHE_ENTRIES = 32
+
+
+# ------------------------------------------------------------- resources
+def store_home() -> str:
+    """Returns the resolved run-store folder of this process ($SEQLAB_HOME or ~/.seqlab)."""
+    return str(default_home().resolve())
+
+
+@st.cache_resource(show_spinner=False)
+def _store_for(home: str) -> RunStore:
+    return RunStore(home)
+
+
+def get_store() -> RunStore:
+    """Returns the one `RunStore` of the current `SEQLAB_HOME`, shared by all sessions.
+
+    Keyed by the folder, so changing `SEQLAB_HOME` (as each test does) opens
+    another store instead of reusing a stale one.
+    """
+    return _store_for(store_home())
+
+
+@st.cache_data(max_entries=DATASET_CACHE_ENTRIES, show_spinner="Loading texts...")
+def load_dataset(config: DataConfig, seed: int = 0):
+    """Returns `seqlab.data.load_dataset(config, seed)`, cached (no TensorFlow).
+
+    Raises:
+        DatasetError: the source cannot be read (not cached, so a fix shows at once).
+    """
+    from seqlab.data import load_dataset as load
+
+    return load(config, seed)
+
+
+@st.cache_data(max_entries=DATASET_CACHE_ENTRIES, show_spinner="Tokenizing examples...")
+def tokenization_table(config: DataConfig, seed: int, num_examples: int):
+    """Returns the tokens/ids/padding/mask table of a few training examples, cached.
+
+    Loads TensorFlow (the vocabulary comes from Keras `TextVectorization`).
+    """
+    from seqlab import views
+
+    return views.tokenization_view(load_dataset(config, seed), config, num_examples)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def imdb_status():
+    """Returns `seqlab.data.imdb_status()`, re-checked at most once a minute."""
+    from seqlab.data import imdb_status as status
+
+    return status()
+
+
+@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Reading attention...")
+def attention_for_text(home: str, run_id: str, text: str):
+    """Returns `seqlab.inference.attention_for_text` for a run and a text, cached.
+
+    `home` is part of the cache key so two stores never share results.
+    """
+    from seqlab.inference import attention_for_text as attention
+
+    return attention(_store_for(home), run_id, text)
+
+
+@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Predicting...")
+def predictions_table(home: str, run_ids: tuple[str, ...], texts: tuple[str, ...]):
+    """Returns `seqlab.inference.predictions_table` for runs and texts, cached."""
+    from seqlab.inference import predictions_table as predict
+
+    return predict(_store_for(home), list(run_ids), list(texts))
+
+
+# ---------------------------------------------------------------- errors
+def error_message(error: BaseException) -> str:
+    """Returns the user-facing text of an error (a KeyError's text without quotes)."""
+    if isinstance(error, KeyError) and error.args:
+        return str(error.args[0])
+    return str(error) or type(error).__name__
+
+
+@contextlib.contextmanager
+def error_boundary(context: str = "") -> Iterator[None]:
+    """Shows bad input or a missing run as `st.error` instead of a traceback.
+
+    The rest of the `with` block is skipped; what came before it stays drawn.
+    DatasetError is a ValueError, so unreadable datasets are covered too.
+
+    Args:
+        context: an optional lead-in, e.g. "Cannot load this dataset".
+    """
+    try:
+        yield
+    except (ValueError, KeyError, OSError) as error:
+        message = error_message(error)
+        st.error(f"{context}: {message}" if context else message)
+
+
+# --------------------------------------------------------- session state
+def init_state(defaults: dict[str, Any]) -> None:
+    """Sets each namespaced key (`"train.epochs"`) to its default unless already set.
+
+    Raises:
+        ValueError: for a key without a page namespace (a programming slip).
+    """
+    for key, value in defaults.items():
+        if "." not in key:
+            raise ValueError(f"session key: received {key!r}, expected 'page.name' such as 'train.epochs'")
+        st.session_state.setdefault(key, value)
+
+
+def keep_choice(key: str, options: list, default: Any = None) -> None:
+    """Makes a selection widget's stored value one of `options` before it is drawn.
+
+    A value that is no longer an option (a deleted run, a removed file) falls
+    back to `default` (or the first option); a missing value starts at
+    `default` when one is given. Lists (multiselect) keep their valid items.
+    """
+    if key not in st.session_state:
+        if default is not None:
+            st.session_state[key] = default
+        return
+    value = st.session_state[key]
+    if isinstance(value, list):
+        kept = [item for item in value if item in options]
+        if kept != value:
+            st.session_state[key] = kept
+    elif value not in options:
+        st.session_state[key] = default if default in options else (options[0] if options else None)
+
+
+def place_chart(chart, key: str | None = None) -> None:
+    """Draws an altair chart the full width of its column."""
+    st.altair_chart(chart, width="stretch", key=key)

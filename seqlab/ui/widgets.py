@@ -1,0 +1,97 @@
+"""Widgets shared by several pages: run tables, live run cards, preset buttons."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from seqlab import charts, jobs, views
+from seqlab.store import RunRecord, RunStore
+from seqlab.ui import place_chart
+
+RUN_COLUMNS = {
+    "run_id": st.column_config.TextColumn("run"),
+    "label": st.column_config.TextColumn("model"),
+    "best_val_accuracy": st.column_config.NumberColumn("best val. accuracy", format="%.3f"),
+    "test_accuracy": st.column_config.NumberColumn("test accuracy", format="%.3f"),
+}
+
+SUMMARY_COLUMNS = {
+    "num_params": st.column_config.NumberColumn("parameters", format="localized"),
+    "seconds_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.2f"),
+    "best_val_accuracy": st.column_config.NumberColumn("best val. acc.", format="%.3f"),
+    "final_val_accuracy": st.column_config.NumberColumn("final val. acc.", format="%.3f"),
+    "test_accuracy": st.column_config.NumberColumn("test acc.", format="%.3f"),
+}
+
+
+def show_runs_table(table: pd.DataFrame, empty_message: str) -> None:
+    """Shows a `views.recent_runs_table`, or `empty_message` when there are no runs."""
+    if table.empty:
+        st.info(empty_message)
+        return
+    st.dataframe(table, hide_index=True, column_config=RUN_COLUMNS)
+
+
+def live_run_card(store: RunStore, record: RunRecord, curves: pd.DataFrame | None) -> None:
+    """Draws one queued/running run: two progress bars, its curves so far, a Stop button."""
+    progress = views.run_progress(record)
+    with st.container(border=True):
+        title, stop = st.columns([5, 1])
+        title.markdown(f"**{record.label}** · {views.dataset_title(record.config.data.dataset)} "
+                       f"· `{record.run_id}` · {record.status}")
+        stop.button(
+            "Stop" if record.status == "running" else "Cancel",
+            key=f"train.stop.{record.run_id}",
+            disabled=record.stop_requested,
+            help="Stops after the current batches; the curves and model so far are kept.",
+            on_click=jobs.stop_run, args=(store, record.run_id),
+        )
+        st.progress(progress.epoch_fraction, text=progress.epoch_text)
+        st.progress(progress.run_fraction, text=progress.run_text)
+        if curves is not None and not curves.empty:
+            place_chart(charts.training_curves_chart(curves))
+        elif record.status == "running":
+            st.caption("Curves appear when the first epoch ends.")
+
+
+def finished_run_card(record: RunRecord, curves: pd.DataFrame | None) -> None:
+    """Draws a finished run's outcome and its final curves."""
+    with st.container(border=True):
+        outcome = f"test accuracy {record.test_accuracy:.3f}" if record.test_accuracy is not None else ""
+        st.markdown(f"Latest: **{record.label}** · `{record.run_id}` · {record.status} "
+                    f"{'· ' + outcome if outcome else ''}")
+        if record.message:
+            st.caption(record.message)
+        if curves is not None and not curves.empty:
+            place_chart(charts.training_curves_chart(curves))
+
+
+def accept_upload(home, uploaded, text_column: str, label_column: str, select_key: str):
+    """Validates and saves an uploaded file; selects it (once) in the dataset widget.
+
+    Call before the dataset widget `select_key` is drawn in this run.
+
+    Returns:
+        The saved `views.Upload`, or None when no file is uploaded.
+
+    Raises:
+        DatasetError: the file cannot be read; nothing is saved.
+    """
+    if uploaded is None:
+        return None
+    upload = views.save_upload(home, uploaded.name, uploaded.getvalue(), text_column, label_column)
+    seen_key = f"{select_key.partition('.')[0]}.selected_upload"
+    if st.session_state.get(seen_key) != str(upload.path):
+        # Only a new file switches the selection; later reruns leave the user's choice alone.
+        st.session_state[seen_key] = str(upload.path)
+        st.session_state[select_key] = str(upload.path)
+    return upload
+
+
+def delete_selected_runs(store: RunStore, selected: list[str]) -> None:
+    """Deletes the Compare page's selected runs (a button callback, so the page redraws without them)."""
+    deleted, problems = views.delete_runs(store, selected)
+    st.session_state["compare.selected"] = [r for r in selected if r not in deleted]
+    st.session_state["compare.confirm_delete"] = False
+    st.session_state["compare.notice"] = f"Deleted {len(deleted)} run(s). {' '.join(problems)}".strip()

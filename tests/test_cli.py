@@ -1,0 +1,183 @@
+"""The command line contract: `python -m seqlab train|runs|show|export|delete`."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from seqlab.cli import main
+from seqlab.config import ARCHITECTURES
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Tiny sizes keep each run to a few seconds; XLA is switched off here only
+# because compiling costs more than these runs (test_training covers jit).
+TINY = ["--set", "data.sequence_length=12", "--set", "model.units=8",
+        "--set", "model.embedding_dim=8", "--set", "model.key_dim=4",
+        "--set", "model.ff_dim=8", "--set", "train.jit_compile=false",
+        "--set", "data.num_examples=120", "--set", "data.synthetic_length=12",
+        "--set", "train.batch_size=16"]
+
+
+def _train_json(capsys, *args):
+    code = main(["train", *args, "--json"])
+    out = capsys.readouterr().out.strip().splitlines()
+    return code, json.loads(out[-1])
+
+
+@pytest.mark.parametrize("dataset", ["toy", "synthetic-longrange", "synthetic-variable"])
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_every_architecture_trains_on_builtin_datasets(capsys, arch, dataset):
+    code, payload = _train_json(capsys, "--dataset", dataset, "--arch", arch,
+                                "--epochs", "1", *TINY)
+    assert code == 0, payload["message"]
+    assert payload["status"] == "completed"
+    assert len(payload["history"]) == 1
+    epoch = payload["history"][0]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds"):
+        assert isinstance(epoch[key], float)
+    assert 0.0 <= payload["test_accuracy"] <= 1.0
+    assert payload["num_params"] > 0
+
+
+def test_json_line_is_the_last_line_of_stdout(capsys):
+    main(["train", "--dataset", "toy", "--arch", "baseline", "--epochs", "2", "--json", *TINY])
+    lines = capsys.readouterr().out.strip().splitlines()
+    payload = json.loads(lines[-1])
+    assert {"run_id", "status", "history", "test_accuracy", "num_params"} <= set(payload)
+    assert [row["epoch"] for row in payload["history"]] == [1, 2]
+
+
+def test_set_reaches_config_fields(capsys):
+    _, payload = _train_json(capsys, "--dataset", "toy", "--arch", "gru", "--epochs", "1",
+                             *TINY, "--set", "model.units=5", "--set", "model.num_layers=2")
+    assert payload["config"]["model"]["units"] == 5
+    assert payload["config"]["model"]["num_layers"] == 2
+
+
+def test_bad_set_value_exits_2_with_one_line_naming_the_field(capsys):
+    code = main(["train", "--set", "model.units=abc"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1
+    assert "model.units" in err[0] and "'abc'" in err[0] and "integer" in err[0]
+
+
+def test_unknown_field_lists_allowed_fields(capsys):
+    code = main(["train", "--set", "model.unit=4"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "model.unit" in err and "units" in err
+
+
+def test_bad_architecture_names_allowed_choices(capsys):
+    code = main(["train", "--arch", "cnn"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "'cnn'" in err[0] and "transformer" in err[0]
+
+
+def test_missing_dataset_file_is_refused(capsys, tmp_path):
+    code = main(["train", "--dataset", str(tmp_path / "nope.csv")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--dataset" in err and "nope.csv" in err
+
+
+def test_out_of_range_value_says_what_is_allowed(capsys):
+    code = main(["train", "--set", "model.dropout_rate=1.5"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "model.dropout_rate" in err and "1.5" in err and "0.9" in err
+
+
+def test_negative_epochs_refused(capsys):
+    code = main(["train", "--epochs", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--epochs" in err
+
+
+def test_runs_show_export_round_trip(capsys):
+    _, payload = _train_json(capsys, "--dataset", "toy", "--arch", "baseline",
+                             "--epochs", "2", *TINY)
+    run_id = payload["run_id"]
+
+    assert main(["runs", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [row["run_id"] for row in listed] == [run_id]
+
+    assert main(["show", run_id, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["history"] == payload["history"]
+
+    assert main(["export", run_id, "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert rows[0]["model.arch"] == "baseline"
+    assert float(rows[1]["val_loss"]) == pytest.approx(payload["history"][1]["val_loss"])
+
+    assert main(["export", run_id, "--format", "json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["config"]["model"]["arch"] == "baseline"
+
+
+def test_show_unknown_run_is_one_line_error(capsys):
+    code = main(["show", "r-does-not-exist"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "r-does-not-exist" in err[0]
+
+
+def test_user_csv_file_trains(capsys, tmp_path):
+    path = tmp_path / "reviews.csv"
+    rows = ["text,label"] + [f"good fine great film {i},pos" for i in range(20)] + \
+           [f"bad awful boring film {i},neg" for i in range(20)]
+    path.write_text("\n".join(rows) + "\n")
+    code, payload = _train_json(capsys, "--dataset", str(path), "--arch", "baseline",
+                                "--epochs", "1", *TINY)
+    assert code == 0 and payload["status"] == "completed"
+
+
+def test_bad_user_file_fails_with_message_not_traceback(capsys, tmp_path):
+    path = tmp_path / "one_class.csv"
+    path.write_text("text,label\n" + "".join(f"text {i},pos\n" for i in range(10)))
+    code, payload = _train_json(capsys, "--dataset", str(path), "--arch", "baseline",
+                                "--epochs", "1", *TINY)
+    assert code == 1
+    assert payload["status"] == "failed"
+    assert "class" in payload["message"].lower()
+    assert "Traceback" not in payload["message"]
+
+
+def test_seed_group_json_describes_the_group(capsys):
+    _, payload = _train_json(capsys, "--dataset", "toy", "--arch", "baseline", "--epochs", "1",
+                             "--seeds", "2", *TINY)
+    assert payload["group_id"]
+    assert len(payload["runs"]) == 2
+    assert 0.0 <= payload["val_accuracy_mean"] <= 1.0
+    assert payload["val_accuracy_std"] >= 0.0
+
+
+def test_imdb_subset_trains_from_local_copy(capsys, imdb_dir, monkeypatch):
+    monkeypatch.setenv("SEQLAB_IMDB", str(imdb_dir))
+    code, payload = _train_json(capsys, "--dataset", "imdb", "--arch", "baseline", "--epochs", "1",
+                                "--set", "data.subset=200", "--set", "data.sequence_length=40",
+                                "--set", "data.vocabulary_size=2000",
+                                "--set", "train.jit_compile=false")
+    assert code == 0, payload["message"]
+    assert payload["status"] == "completed"
+
+
+def test_module_entry_point_runs_as_a_subprocess(tmp_path):
+    env = {**os.environ, "SEQLAB_HOME": str(tmp_path / "home"), "PYTHONPATH": ROOT}
+    result = subprocess.run(
+        [sys.executable, "-m", "seqlab", "train", "--dataset", "toy", "--arch", "baseline",
+         "--epochs", "1", "--json", *TINY],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    assert payload["status"] == "completed"
+    assert "epoch 1/1" in result.stderr  # the progress report goes to stderr

@@ -1,0 +1,203 @@
+"""Model builders: shapes, exact parameter counts, masking, saving, resource checks."""
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from seqlab.config import ARCHITECTURES, ModelConfig
+from seqlab.models import (
+    build_model,
+    check_resources,
+    count_parameters,
+    estimate_memory_bytes,
+    head,
+    load_model,
+)
+from seqlab.models.layers import MaskedPooling1D
+from seqlab.models.transformer import TokenAndPositionEmbedding, TransformerEncoderBlock
+
+VOCABULARY_SIZE = 50
+SEQUENCE_LENGTH = 12
+TINY = ModelConfig(
+    embedding_dim=8, units=8, num_heads=2, key_dim=4, ff_dim=16, dropout_rate=0.1
+)
+SIZES = dict(vocabulary_size=VOCABULARY_SIZE, sequence_length=SEQUENCE_LENGTH)
+
+
+def tiny(**fields) -> ModelConfig:
+    return dataclasses.replace(TINY, **fields)
+
+
+def padded_ids(length: int) -> np.ndarray:
+    """Three texts of 2, 5 and 8 real tokens, post-padded with zeros to `length`."""
+    rng = np.random.default_rng(7)
+    ids = np.zeros((3, length), dtype=np.int32)
+    for row, real in enumerate((2, 5, 8)):
+        ids[row, :real] = rng.integers(1, VOCABULARY_SIZE, size=real)
+    return ids
+
+
+@pytest.mark.parametrize("num_classes, expected_width", [(2, 1), (3, 3)])
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_output_shape_follows_the_head(arch, num_classes, expected_width):
+    model = build_model(tiny(arch=arch), num_classes=num_classes, **SIZES)
+    probabilities = np.asarray(model(padded_ids(SEQUENCE_LENGTH), training=False))
+    assert model.name == arch
+    assert probabilities.shape == (3, expected_width)
+    if num_classes > 2:
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "fields, num_classes",
+    [
+        (dict(arch="lstm", num_layers=2), 2),
+        (dict(arch="gru", num_layers=3, units=5), 4),
+        (dict(arch="bilstm", num_layers=2, merge_mode="concat"), 2),
+        (dict(arch="bilstm", num_layers=2, merge_mode="sum"), 3),
+        (dict(arch="bigru", num_layers=2, merge_mode="mul"), 2),
+        (dict(arch="bigru", num_layers=2, merge_mode="ave"), 5),
+        (dict(arch="transformer", num_layers=2, pooling="mean"), 2),
+        (dict(arch="transformer", num_layers=1, num_heads=3, key_dim=5, pooling="max"), 3),
+        (dict(arch="transformer", num_layers=3, ff_dim=7, pooling="first"), 2),
+        (dict(arch="baseline", embedding_dim=6), 3),
+    ],
+)
+def test_count_parameters_equals_keras(fields, num_classes):
+    config = tiny(**fields)
+    model = build_model(config, num_classes=num_classes, **SIZES)
+    assert count_parameters(config, num_classes=num_classes, **SIZES) == model.count_params()
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_masked_prediction_ignores_amount_of_padding(arch):
+    model = build_model(tiny(arch=arch, num_layers=2, use_mask=True), num_classes=2, **SIZES)
+    long_padding = np.asarray(model(padded_ids(12), training=False))
+    short_padding = np.asarray(model(padded_ids(8), training=False))
+    np.testing.assert_allclose(long_padding, short_padding, atol=1e-5)
+
+
+def test_unmasked_prediction_sees_padding():
+    model = build_model(tiny(arch="lstm", use_mask=False), num_classes=2, seed=0, **SIZES)
+    long_padding = np.asarray(model(padded_ids(12), training=False))
+    short_padding = np.asarray(model(padded_ids(8), training=False))
+    # The 2- and 5-token texts read a different number of zeros.
+    assert not np.allclose(long_padding[:2], short_padding[:2], atol=1e-5)
+
+
+def test_seed_repeats_initial_weights():
+    config = tiny(arch="transformer")
+    first = build_model(config, num_classes=2, seed=3, **SIZES).get_weights()
+    second = build_model(config, num_classes=2, seed=3, **SIZES).get_weights()
+    for left, right in zip(first, second, strict=True):
+        np.testing.assert_array_equal(left, right)
+
+
+@pytest.mark.parametrize("arch, pooling", [("transformer", "max"), ("baseline", "mean")])
+def test_save_and_load_keep_predictions(tmp_path, arch, pooling):
+    model = build_model(
+        tiny(arch=arch, num_layers=2, pooling=pooling), num_classes=3, seed=1, **SIZES
+    )
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = load_model(path)
+    ids = padded_ids(SEQUENCE_LENGTH)
+    np.testing.assert_allclose(
+        np.asarray(loaded(ids, training=False)), np.asarray(model(ids, training=False)),
+        atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        MaskedPooling1D("max", name="pooling"),
+        TokenAndPositionEmbedding(50, 12, 8, use_mask=False, name="embedding"),
+        TransformerEncoderBlock(8, 2, 4, 16, dropout_rate=0.2, name="encoder"),
+    ],
+    ids=lambda layer: type(layer).__name__,
+)
+def test_custom_layer_config_round_trip(layer):
+    serialized = keras.saving.serialize_keras_object(layer)
+    rebuilt = keras.saving.deserialize_keras_object(serialized, safe_mode=True)
+    assert type(rebuilt) is type(layer)
+    assert rebuilt.get_config() == layer.get_config()
+
+
+def test_masked_pooling_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="model.pooling.*'median'.*mean, max, first"):
+        MaskedPooling1D("median")
+
+
+def test_check_resources_names_the_costly_fields():
+    config = ModelConfig(arch="lstm", units=4096)
+    with pytest.raises(ValueError) as error:
+        check_resources(
+            config, vocabulary_size=20000, sequence_length=2000, num_classes=2,
+            batch_size=64, limit_bytes=2**30,
+        )
+    message = str(error.value)
+    for expected in ("model.units=4096", "data.sequence_length=2000", "GiB", "reduce"):
+        assert expected in message
+
+
+def test_check_resources_refuses_too_many_parameters():
+    config = ModelConfig(arch="baseline", embedding_dim=2048)
+    with pytest.raises(ValueError, match="data.vocabulary_size=200000.*model.embedding_dim=2048"):
+        check_resources(
+            config, vocabulary_size=200_000, sequence_length=10, num_classes=2,
+            batch_size=1, limit_bytes=2**50,
+        )
+
+
+def test_check_resources_returns_the_estimate_when_it_fits():
+    sizes = dict(num_classes=2, batch_size=8, **SIZES)
+    config = tiny(arch="transformer")
+    assert check_resources(config, **sizes) == estimate_memory_bytes(config, **sizes) > 0
+
+
+def test_attention_memory_grows_faster_than_sequence_length():
+    config = tiny(arch="transformer", num_heads=8)
+    sizes = dict(vocabulary_size=VOCABULARY_SIZE, num_classes=2, batch_size=32)
+    short = estimate_memory_bytes(config, sequence_length=500, **sizes)
+    long = estimate_memory_bytes(config, sequence_length=1000, **sizes)
+    assert long > 3 * short
+
+
+def test_bad_arguments_raise_value_errors():
+    with pytest.raises(ValueError, match="model.arch.*'cnn'"):
+        count_parameters(tiny(arch="cnn"), num_classes=2, **SIZES)
+    with pytest.raises(ValueError, match="num_classes.*1"):
+        head(1)
+
+
+def test_models_package_imports_without_tensorflow():
+    code = (
+        "import sys; from seqlab.config import ModelConfig; import seqlab.models as m\n"
+        "sizes = dict(vocabulary_size=50, sequence_length=12, num_classes=2)\n"
+        "m.count_parameters(ModelConfig(), **sizes)\n"
+        "m.check_resources(ModelConfig(), batch_size=4, **sizes)\n"
+        "print(sorted(n for n in ('tensorflow', 'keras') if n in sys.modules))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_transformer_trains_under_xla_with_masks():
+    config = tiny(arch="transformer", use_mask=True)
+    model = build_model(config, num_classes=2, seed=0, **SIZES)
+    loss, _ = head(2)
+    model.compile(optimizer="adam", loss=loss, jit_compile=True)
+    ids = np.tile(padded_ids(SEQUENCE_LENGTH), (8, 1))
+    labels = np.arange(len(ids)) % 2
+    history = model.fit(ids, labels, epochs=1, batch_size=8, verbose=0)
+    assert model.jit_compile
+    assert np.isfinite(history.history["loss"][0])

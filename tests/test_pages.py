@@ -1,0 +1,379 @@
+"""AppTest tests of every page, plus the page logic in `seqlab.views`.
+
+Runs are seeded straight into each test's own store where training is not
+the point; one test trains a real tiny run through the background worker
+from the Train page, and a module fixture trains one tiny Transformer for
+the Attention and Predict pages.
+"""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit import dataframe_util
+from streamlit.testing.v1 import AppTest
+
+from seqlab import views
+from seqlab.config import DataConfig, RunConfig, presets
+from seqlab.data import DatasetError, load_dataset
+from seqlab.store import RunStore, pid_alive
+
+ROOT = Path(__file__).resolve().parent.parent
+HOME_PAGE = ROOT / "app.py"
+DATA_PAGE = ROOT / "pages" / "1_Data.py"
+TRAIN_PAGE = ROOT / "pages" / "2_Train.py"
+COMPARE_PAGE = ROOT / "pages" / "3_Compare.py"
+ATTENTION_PAGE = ROOT / "pages" / "4_Attention.py"
+PREDICT_PAGE = ROOT / "pages" / "5_Predict.py"
+TIMEOUT = 90
+TRAINING_DEADLINE = 240  # seconds a tiny run may take in the worker, TF import included
+TINY = {
+    "data.dataset": "toy", "data.sequence_length": 12, "model.embedding_dim": 8,
+    "model.units": 8, "model.num_heads": 2, "model.key_dim": 4, "model.ff_dim": 8,
+    "train.epochs": 1, "train.batch_size": 16, "train.jit_compile": False,
+}
+GOOD_CSV = b"text,label\n" + b"".join(
+    f"{word} film number {i},{label}\n".encode()
+    for i in range(12) for word, label in (("great", "pos"), ("awful", "neg"))
+)
+
+
+# ------------------------------------------------------------------ helpers
+def open_page(path: Path) -> AppTest:
+    return AppTest.from_file(str(path), default_timeout=TIMEOUT)
+
+
+def seed_run(store: RunStore, *, arch: str = "lstm", epochs: int = 3, status: str = "completed",
+             name: str = "") -> str:
+    """Records a run with made-up curves (validation loss bottoming out at epoch 2)."""
+    config = RunConfig().with_overrides({"model.arch": arch, "train.epochs": epochs, "name": name})
+    run_id = store.create_run(config, status="running", num_params=1234)
+    for epoch in range(1, epochs + 1):
+        store.add_epoch(run_id, epoch, {
+            "loss": 1.0 / epoch, "accuracy": 0.5 + 0.1 * epoch,
+            "val_loss": 0.8 + 0.05 * (epoch - 2) ** 2, "val_accuracy": 0.55 + 0.05 * epoch,
+            "seconds": 0.5,
+        })
+    if status != "running":
+        store.finish_run(run_id, status, test_loss=0.6, test_accuracy=0.7)
+    return run_id
+
+
+def chart_frames(at: AppTest) -> list[pd.DataFrame]:
+    """Returns the data of every altair chart on the page (one frame per dataset)."""
+    frames = []
+    for chart in at.get("vega_lite_chart"):
+        for dataset in chart.proto.datasets:
+            frames.append(dataframe_util.convert_arrow_bytes_to_pandas_df(dataset.data.data))
+    return frames
+
+
+def texts_of(elements) -> str:
+    return "\n".join(str(element.value) for element in elements)
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.fixture
+def no_worker(monkeypatch):
+    """Queued runs stay queued: no background worker is started."""
+    import seqlab.jobs
+
+    monkeypatch.setattr(seqlab.jobs, "ensure_worker", lambda store, **kwargs: None)
+
+
+@pytest.fixture
+def stop_workers(store):
+    """Terminates the worker processes a test started (by their pids in the store)."""
+    yield
+    for pid in store.live_workers():
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while any(pid_alive(pid) for pid in store.live_workers()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def trained_transformer(tmp_path_factory):
+    """(home, run_id) of a tiny Transformer trained once for the Attention/Predict tests."""
+    from seqlab.training import train_config
+
+    home = tmp_path_factory.mktemp("trained_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEQLAB_HOME", str(home))
+        record = train_config(RunConfig().with_overrides({**TINY, "model.arch": "transformer"}),
+                              RunStore(home))
+    assert record.status == "completed", record.message
+    return home, record.run_id
+
+
+# --------------------------------------------------------------------- home
+def test_home_empty_store_says_what_to_do():
+    at = open_page(HOME_PAGE).run()
+    no_exception(at)
+    assert "No runs yet" in texts_of(at.info)
+    assert "IMDB" in texts_of(at.warning) + texts_of(at.success)
+    assert len(at.get("page_link")) == 5
+
+
+def test_home_lists_recent_runs(store):
+    run_ids = [seed_run(store), seed_run(store, arch="gru", status="failed")]
+    at = open_page(HOME_PAGE).run()
+    no_exception(at)
+    shown = at.dataframe[0].value
+    assert set(shown["run_id"]) == set(run_ids)
+    assert set(shown["status"]) == {"completed", "failed"}
+
+
+def test_home_preset_queues_its_runs_and_opens_train(store, no_worker):
+    titles = list(presets())
+    index = next(i for i, title in enumerate(titles) if title.startswith("Toy"))
+    at = open_page(HOME_PAGE).run()
+    at.button(key=f"home.preset.{index}").click().run()
+    no_exception(at)
+    queued = store.list_runs(statuses=["queued"])
+    assert len(queued) == len(presets()[titles[index]]["runs"])
+    assert at.title[0].value == "Train"
+
+
+# --------------------------------------------------------------------- data
+def test_data_page_shows_texts_lengths_and_tokens():
+    at = open_page(DATA_PAGE).run()
+    at.number_input(key="data.sequence_length").set_value(5).run()
+    no_exception(at)
+    assert len(at.dataframe) >= 2  # splits and examples
+    frames = chart_frames(at)
+    notes = [frame["note"].iloc[0] for frame in frames if "note" in frame]
+    assert any("longer than 5 tokens" in note for note in notes)  # the cut is marked at 5
+    tokens = next(frame for frame in frames if "token_id" in frame)
+    assert tokens["position"].max() == 4  # 5 positions per example
+    assert set(tokens["mask"]) <= {0, 1}
+
+
+def test_data_page_bad_upload_shows_the_reason():
+    at = open_page(DATA_PAGE).run()
+    at.file_uploader(key="data.upload").upload("bad.csv", b"text,label\nhello,1\nworld,1\n", "text/csv")
+    at.run()
+    no_exception(at)
+    assert "only one class" in texts_of(at.error)
+
+
+def test_data_page_selects_a_good_upload(seqlab_home):
+    at = open_page(DATA_PAGE).run()
+    at.file_uploader(key="data.upload").upload("reviews.csv", GOOD_CSV, "text/csv")
+    at.run()
+    no_exception(at)
+    selected = at.selectbox(key="data.dataset").value
+    assert Path(selected).parent == seqlab_home.resolve() / "uploads"
+    assert "reviews.csv" in texts_of(at.success)
+
+
+def test_save_upload_refuses_bad_content_and_saves_nothing(seqlab_home):
+    with pytest.raises(DatasetError, match="only one class"):
+        views.save_upload(seqlab_home, "bad.csv", b"text,label\nhello,1\nworld,1\n")
+    with pytest.raises(DatasetError, match="expected a .csv"):
+        views.save_upload(seqlab_home, "notes.docx", GOOD_CSV)
+    assert views.list_uploads(seqlab_home) == []
+
+
+def test_saved_upload_is_a_dataset_choice_on_the_train_page(store):
+    upload = views.save_upload(store.home, "reviews.csv", GOOD_CSV)
+    assert upload.path.read_bytes() == GOOD_CSV
+    at = open_page(TRAIN_PAGE).run()
+    at.selectbox(key="train.dataset").set_value(str(upload.path))
+    at.button(key="train.estimate").click().run()  # a form applies values on submit
+    no_exception(at)
+    dataset = load_dataset(DataConfig(dataset=str(upload.path)), seed=0)
+    assert f"on {len(dataset.train_texts)} training texts" in texts_of(at.markdown)
+
+
+# -------------------------------------------------------------------- train
+def test_train_page_empty_store_shows_form_and_estimate():
+    at = open_page(TRAIN_PAGE).run()
+    no_exception(at)
+    assert "parameters" in texts_of(at.markdown)
+    assert "rough constant" in texts_of(at.markdown)
+    assert "No run is training" in texts_of(at.info)
+
+
+def test_train_page_invalid_setting_shows_error_not_traceback(store):
+    at = open_page(TRAIN_PAGE).run()
+    at.number_input(key="train.sequence_length").set_value(1)
+    at.button(key="train.start").click().run()
+    no_exception(at)
+    assert "data.sequence_length" in texts_of(at.error)
+    assert store.list_runs() == []
+
+
+def test_train_page_shows_running_run_and_stop_requests_it(store):
+    run_id = seed_run(store, status="running", epochs=3)
+    store.set_progress(run_id, phase="training", epoch=3, epochs=3, batch=2, batches=4)
+    at = open_page(TRAIN_PAGE).run()
+    no_exception(at)
+    assert len(at.get("progress")) == 2
+    curves = next(frame for frame in chart_frames(at) if "split" in frame)
+    assert set(curves["run_id"]) == {run_id}
+    at.button(key=f"train.stop.{run_id}").click().run()
+    no_exception(at)
+    assert store.get_run(run_id).stop_requested
+
+
+def test_train_page_trains_a_real_run_in_the_worker(store, stop_workers):
+    at = open_page(TRAIN_PAGE).run()
+    for key, value in (("train.sequence_length", 12), ("train.embedding_dim", 8), ("train.units", 8),
+                       ("train.epochs", 2), ("train.batch_size", 16)):
+        at.number_input(key=key).set_value(value)
+    at.checkbox(key="train.jit_compile").uncheck()
+    at.button(key="train.start").click().run()
+    no_exception(at)
+    [record] = store.list_runs()
+    assert "Queued 1 run" in texts_of(at.success)
+    deadline = time.monotonic() + TRAINING_DEADLINE
+    while not store.get_run(record.run_id).finished and time.monotonic() < deadline:
+        time.sleep(0.5)
+    finished = store.get_run(record.run_id)
+    assert finished.status == "completed", finished.message
+    at.run()
+    no_exception(at)
+    curves = next(frame for frame in chart_frames(at) if "split" in frame)
+    assert set(curves["run_id"]) == {record.run_id}
+    assert sorted(curves["epoch"].unique()) == [1, 2]
+    assert record.run_id in set(at.dataframe[0].value["run_id"])
+
+
+# ------------------------------------------------------------------ compare
+def test_compare_empty_store_says_what_to_do():
+    at = open_page(COMPARE_PAGE).run()
+    no_exception(at)
+    assert "No runs to compare yet" in texts_of(at.info)
+
+
+def test_compare_shows_table_and_overlays_latest_finished_runs(store):
+    finished = [seed_run(store, name=f"run {i}") for i in range(3)]
+    running = seed_run(store, status="running")
+    at = open_page(COMPARE_PAGE).run()
+    no_exception(at)
+    assert set(at.dataframe[0].value["run_id"]) == set(finished) | {running}
+    assert set(at.multiselect(key="compare.selected").value) == set(finished)
+    curves = [frame for frame in chart_frames(at) if "split" in frame]
+    assert len(curves) == 2  # loss and accuracy overlays
+    assert set(curves[0]["run_id"]) == set(finished)
+    assert any("is_best" in frame for frame in chart_frames(at))  # the gap chart
+
+
+def test_compare_selection_changes_the_chart_data(store):
+    first, second = seed_run(store), seed_run(store)
+    at = open_page(COMPARE_PAGE).run()
+    at.multiselect(key="compare.selected").set_value([second]).run()
+    no_exception(at)
+    curves = next(frame for frame in chart_frames(at) if "split" in frame)
+    assert set(curves["run_id"]) == {second}
+    download = at.get("download_button")
+    assert len(download) == 1
+
+
+def test_compare_delete_needs_confirmation_and_removes_the_run(store):
+    kept, deleted = seed_run(store), seed_run(store)
+    at = open_page(COMPARE_PAGE).run()
+    at.multiselect(key="compare.selected").set_value([deleted]).run()
+    assert at.button(key="compare.delete").disabled
+    at.checkbox(key="compare.confirm_delete").check().run()
+    at.button(key="compare.delete").click().run()
+    no_exception(at)
+    assert [record.run_id for record in store.list_runs()] == [kept]
+    assert "Deleted 1 run" in texts_of(at.success)
+
+
+def test_compare_reads_runs_and_epochs_once_with_many_runs(store, monkeypatch):
+    for i in range(50):
+        seed_run(store, arch=("lstm", "gru", "transformer")[i % 3], epochs=4)
+    calls = {"runs_frame": 0, "epochs_frame": 0}
+    for name in calls:
+        original = getattr(RunStore, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(RunStore, name, counted)
+    at = open_page(COMPARE_PAGE).run()
+    no_exception(at)
+    assert len(at.dataframe[0].value) == 50
+    assert calls == {"runs_frame": 1, "epochs_frame": 1}
+
+
+# ---------------------------------------------------------------- attention
+def test_attention_without_transformer_runs_says_how_to_get_one(store):
+    lstm = seed_run(store)
+    at = open_page(ATTENTION_PAGE)
+    at.query_params["attention.run_id"] = lstm
+    at.run()
+    no_exception(at)
+    info = texts_of(at.info)
+    assert "attention maps exist for transformer runs: train one on the Train page" in info.lower()
+    assert f"{lstm}" in info and "lstm run" in info
+
+
+def test_attention_draws_heatmaps_of_a_trained_transformer(trained_transformer, monkeypatch):
+    home, run_id = trained_transformer
+    monkeypatch.setenv("SEQLAB_HOME", str(home))
+    at = open_page(ATTENTION_PAGE).run()
+    no_exception(at)
+    assert at.selectbox(key="attention.run_id").value == run_id
+    heatmaps = [frame for frame in chart_frames(at) if "weight" in frame]
+    assert len(heatmaps) == 2  # the per-head grid and the enlarged head
+    assert "" not in set(heatmaps[0]["key_token"])  # padding is left out
+    at.text_input(key="attention.text").set_value("   ").run()
+    no_exception(at)
+    assert "no text received" in texts_of(at.error)
+
+
+# ------------------------------------------------------------------ predict
+def test_predict_without_runs_says_what_to_do():
+    at = open_page(PREDICT_PAGE).run()
+    no_exception(at)
+    assert "No trained run yet" in texts_of(at.info)
+
+
+def test_predict_shows_each_runs_class(trained_transformer, monkeypatch):
+    home, run_id = trained_transformer
+    monkeypatch.setenv("SEQLAB_HOME", str(home))
+    at = open_page(PREDICT_PAGE).run()
+    at.text_area(key="predict.texts").set_value("what a wonderful film\nboring and awful").run()
+    no_exception(at)
+    table = at.dataframe[0].value
+    assert list(table["text"]) == ["what a wonderful film", "boring and awful"]
+    assert set(table["predicted_class"]) <= {"negative", "positive"}
+    assert set(table["run_id"]) == {run_id}
+    assert len([frame for frame in chart_frames(at) if "probability" in frame]) == 2
+
+
+# -------------------------------------------------------------------- views
+def test_parse_texts_keeps_non_empty_lines():
+    assert views.parse_texts("  a b \n\n c\n") == ["a b", "c"]
+
+
+def test_run_progress_of_queued_and_training_runs(store):
+    record = store.get_run(store.create_run(RunConfig().with_overrides({"train.epochs": 4})))
+    assert views.run_progress(record).run_fraction == 0.0
+    run_id = seed_run(store, status="running", epochs=4)
+    store.set_progress(run_id, phase="training", epoch=3, epochs=4, batch=1, batches=2)
+    progress = views.run_progress(store.get_run(run_id))
+    assert progress.epoch_fraction == 0.5
+    assert progress.run_fraction == (2 + 0.5) / 4
+
+
+def test_seconds_per_token_measures_completed_runs_of_the_same_arch(store):
+    run_id = seed_run(store, arch="gru")
+    meta = store.artifact_dir(run_id) / "meta.json"
+    meta.write_text('{"examples": {"train": 100}}')
+    rate, basis = views.seconds_per_token(store, "gru")
+    sequence_length = store.get_run(run_id).config.data.sequence_length
+    assert rate == pytest.approx(0.5 / (100 * sequence_length))
+    assert "measured on 1 completed gru run" in basis
+    assert "rough constant" in views.seconds_per_token(store, "lstm")[1]
