@@ -286,8 +286,9 @@ def run_summary_table(epochs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
         One row per run of `runs` (runs with no epochs yet have NaN/NA
         statistics) with columns: run_id, label, arch, status, group_id,
         group_label, dataset, the `KEY_HYPERPARAMETERS` present, num_params,
-        epochs_run, seconds_per_epoch (mean over epochs, the first epoch's
-        compile time included), best_epoch (lowest val_loss, earliest on
+        epochs_run, seconds_per_epoch (mean over the epochs after the first
+        when there are several: the first pays for tracing and XLA compiling,
+        which would otherwise swamp short runs), best_epoch (lowest val_loss, earliest on
         ties), best_val_loss, best_val_accuracy (highest over epochs),
         val_accuracy_at_best_epoch, final_val_accuracy, test_accuracy,
         gap_final (val_loss - loss at the last epoch), overfit_epoch
@@ -301,12 +302,13 @@ def run_summary_table(epochs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     labels = _labels_table(runs)
     runs = _runs_frame(runs)
     grouped = epochs.groupby("run_id", sort=False)
+    steady = epochs[(epochs["epoch"] > 1) | (grouped["epoch"].transform("size") == 1)]
     stats = grouped.agg(
         epochs_run=("epoch", "size"),
-        seconds_per_epoch=("seconds", "mean"),
         best_val_loss=("val_loss", "min"),
         best_val_accuracy=("val_accuracy", "max"),
     )
+    stats["seconds_per_epoch"] = steady.groupby("run_id", sort=False)["seconds"].mean()
     last = epochs.drop_duplicates("run_id", keep="last").set_index("run_id")
     stats["final_val_accuracy"] = last["val_accuracy"]
     stats["gap_final"] = last["val_loss"] - last["loss"]

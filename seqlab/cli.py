@@ -1,4 +1,4 @@
-"""The command line: `python -m seqlab train|runs|show|export|delete|worker`.
+"""The command line: `python -m seqlab train|sweep|runs|show|export|delete|worker`.
 
 Bad flags and values exit with status 2 and one line on standard error naming
 the field, what was received and what is allowed. With `--json`, the last line
@@ -48,6 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="KEY=VALUE", help="any config field, e.g. model.units=64")
     train.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
 
+    sweep = commands.add_parser(
+        "sweep", help="train each architecture over a list of values of one setting")
+    sweep.add_argument("--dataset", default="toy",
+                       help=f"{', '.join(BUILTIN_DATASETS)} or a path to a CSV/TSV/JSONL file")
+    sweep.add_argument("--arch", default="lstm,transformer",
+                       help="comma-separated architectures, e.g. lstm,transformer")
+    sweep.add_argument("--vary", required=True, metavar="FIELD=V1,V2,...",
+                       help="e.g. data.sequence_length=50,100,200")
+    sweep.add_argument("--epochs", type=_positive_int("--epochs"), help=FIELD_HELP["train.epochs"])
+    sweep.add_argument("--seed", type=_non_negative_int("--seed"), help=FIELD_HELP["seed"])
+    sweep.add_argument("--seeds", type=_positive_int("--seeds"), default=1,
+                       help="repeat every point over N seeds")
+    sweep.add_argument("--set", dest="assignments", action="append", default=[],
+                       metavar="KEY=VALUE", help="any other config field")
+    sweep.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
+
     runs = commands.add_parser("runs", help="list runs")
     runs.add_argument("--json", action="store_true")
     runs.add_argument("--limit", type=_positive_int("--limit"))
@@ -71,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ chatter off the terminal
     try:
         args = build_parser().parse_args(argv)
         if args.home:
@@ -113,6 +130,58 @@ def _train(args, store) -> int:
             print(f"{record.run_id}  {record.status}  test accuracy "
                   f"{_fmt(record.test_accuracy)}  {record.message}".rstrip())
     return 0 if all(r.status in ("completed", "stopped") for r in records) else 1
+
+
+def _sweep(args, store) -> int:
+    from seqlab import analysis
+    from seqlab.experiments import parse_archs, parse_vary, plan_sweep
+    from seqlab.training import train_config
+
+    try:
+        archs = parse_archs(args.arch)
+        field, values = parse_vary(args.vary)
+        args.arch, args.name = archs[0], None
+        plan = plan_sweep(build_train_config(args), archs, field, values, args.seeds)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    bar = ProgressBar(sys.stderr)
+    groups: dict[tuple, str | None] = {}
+    run_ids = []
+    for index, planned in enumerate(plan, start=1):
+        key = (planned.arch, planned.value)
+        if key not in groups:
+            groups[key] = store.new_group_id() if args.seeds > 1 else None
+        bar.write(f"[{index}/{len(plan)}] {planned.arch} {field}={planned.value} seed {planned.seed}")
+        record = train_config(planned.config, store, on_progress=bar, group_id=groups[key])
+        bar.finish(record)
+        run_ids.append(record.run_id)
+    summary = analysis.run_summary_table(store.epochs_frame(run_ids), store.runs_frame(run_ids))
+    table = analysis.sweep_table(summary, field)
+    rows = [
+        {"arch": row.arch, "value": _plain(row.value), "seconds_per_epoch": _plain(row.seconds_per_epoch),
+         "val_accuracy": _plain(row.val_accuracy), "val_accuracy_std": _plain(row.val_accuracy_std),
+         "run_ids": list(row.run_ids)}
+        for row in table.itertuples(index=False)
+    ]
+    if args.json:
+        print(json.dumps({"vary": field, "values": [_plain(v) for v in values], "archs": archs,
+                          "rows": rows, "run_ids": run_ids}))
+    else:
+        print(f"{'arch':<12} {field:>22} {'s/epoch':>8} {'val_acc':>8}")
+        for row in rows:
+            print(f"{row['arch']:<12} {str(row['value']):>22} {_fmt(row['seconds_per_epoch'], 2):>8} "
+                  f"{_fmt(row['val_accuracy']):>8}")
+    statuses = [store.get_run(r).status for r in run_ids]
+    return 0 if all(s in ("completed", "stopped") for s in statuses) else 1
+
+
+def _plain(value: Any) -> Any:
+    """Turns NumPy scalars and NaN into JSON-able Python values."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
 
 
 def build_train_config(args) -> RunConfig:
@@ -277,7 +346,7 @@ def _worker(args, store) -> int:
     return 0
 
 
-_COMMANDS = {"train": _train, "runs": _runs, "show": _show, "export": _export,
+_COMMANDS = {"train": _train, "sweep": _sweep, "runs": _runs, "show": _show, "export": _export,
              "delete": _delete, "worker": _worker}
 
 

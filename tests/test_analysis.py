@@ -203,10 +203,16 @@ def test_run_summary_table_statistics():
     assert first["best_val_accuracy"] == pytest.approx(0.75)
     assert first["final_val_accuracy"] == pytest.approx(0.72)
     assert first["gap_final"] == pytest.approx(0.8 - 0.5)
-    assert first["seconds_per_epoch"] == pytest.approx(1.5)
+    assert first["seconds_per_epoch"] == pytest.approx(1.0)  # epoch 1 (3.0 s, compiling) left out
     assert first["overfit_epoch"] == 2
     assert pd.isna(summary.loc["r2", "overfit_epoch"])
     assert summary.loc["r2", "best_epoch"] == 3
+
+
+def test_seconds_per_epoch_of_a_one_epoch_run_is_that_epoch():
+    epochs = make_epochs({"a": {"val_loss": [0.5], "seconds": [4.0]}})
+    summary = analysis.run_summary_table(epochs, make_runs({"run_id": "a"}))
+    assert summary.loc[0, "seconds_per_epoch"] == pytest.approx(4.0)
 
 
 def test_run_summary_table_keeps_runs_without_epochs_and_config_columns():

@@ -181,3 +181,24 @@ def test_module_entry_point_runs_as_a_subprocess(tmp_path):
     payload = json.loads(result.stdout.strip().splitlines()[-1])
     assert payload["status"] == "completed"
     assert "epoch 1/1" in result.stderr  # the progress report goes to stderr
+
+
+def test_sweep_json_has_one_row_per_arch_and_value(capsys):
+    code = main(["sweep", "--dataset", "synthetic-longrange", "--arch", "lstm,baseline",
+                 "--vary", "data.sequence_length=8,12", "--epochs", "1", "--json", *TINY])
+    payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0
+    assert {(row["arch"], row["value"]) for row in payload["rows"]} == {
+        ("lstm", 8), ("lstm", 12), ("baseline", 8), ("baseline", 12)}
+    for row in payload["rows"]:
+        assert row["seconds_per_epoch"] > 0
+        assert 0.0 <= row["val_accuracy"] <= 1.0
+        assert len(row["run_ids"]) == 1
+    assert len(payload["run_ids"]) == 4
+
+
+def test_sweep_bad_vary_value_is_one_line_error(capsys):
+    code = main(["sweep", "--vary", "model.units=8,lots"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "model.units" in err[0] and "'lots'" in err[0]
