@@ -6,7 +6,8 @@ st.set_page_config(page_title="Train · seqlab", page_icon="🏋️", layout="wi
 
 from seqlab import jobs, views  # noqa: E402 - set_page_config must come first
 from seqlab.ui import error_boundary, get_store, imdb_status, init_state, load_dataset  # noqa: E402
-from seqlab.ui.forms import REPEATS_KEY, form_config, init_form_state, run_form  # noqa: E402
+from seqlab.ui import forms  # noqa: E402
+from seqlab.ui.forms import form_config, init_form_state, run_form  # noqa: E402
 from seqlab.ui.widgets import finished_run_card, live_run_card, show_runs_table  # noqa: E402
 
 store = get_store()
@@ -17,7 +18,8 @@ st.title("Train")
 st.caption("Runs train in a background worker: you can queue several, close this tab and come "
            "back; progress and curves are read from the run store.")
 
-estimate_pressed, start_pressed = run_form(views.dataset_options(store.home, imdb_status().found))
+action = run_form(views.dataset_options(store.home, imdb_status().found))
+forms.show_budget_messages()
 
 with error_boundary("Check the form"):
     config = form_config().validate()
@@ -29,11 +31,8 @@ with error_boundary("Check the form"):
         f"{size.num_classes} classes); estimated training time "
         f"**{views.duration_text(size.seconds)}** per run ({size.basis})."
     )
-    if start_pressed:
-        configs = views.seed_configs(config, int(st.session_state[REPEATS_KEY]))
-        group_id = store.new_group_id() if len(configs) > 1 else None
-        run_ids = jobs.queue_runs(store, configs, group_id=group_id)
-        st.session_state["train.notice"] = f"Queued {len(run_ids)} run(s): {', '.join(run_ids)}."
+    if action is not None:
+        st.session_state["train.notice"] = forms.queue_action(store, action, config, dataset)
 
 if st.session_state["train.notice"]:
     st.success(st.session_state["train.notice"])

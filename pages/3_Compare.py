@@ -1,11 +1,11 @@
-"""Compare: a table of runs, overlaid curves, the generalization gap, early-stopping replay."""
+"""Compare: runs and seed groups, curves with noise bands, overfitting, a verdict, budgets, sweeps, advice."""
 
 import streamlit as st
 
 st.set_page_config(page_title="Compare · seqlab", page_icon="📈", layout="wide")
 
-from seqlab import charts, views  # noqa: E402 - set_page_config must come first
-from seqlab.ui import error_boundary, get_store, init_state, keep_choice, place_chart  # noqa: E402
+from seqlab import views  # noqa: E402 - set_page_config must come first
+from seqlab.ui import compare, error_boundary, get_store, init_state, keep_choice  # noqa: E402
 from seqlab.ui.widgets import SUMMARY_COLUMNS, delete_selected_runs  # noqa: E402
 
 store = get_store()
@@ -19,44 +19,36 @@ with error_boundary("Cannot read the runs"):
         st.stop()
 
     st.dataframe(views.summary_view(data), hide_index=True, column_config=SUMMARY_COLUMNS)
+    compare.groups_table(data)
 
     options = data.options
     init_state({"compare.selected": data.default_selection, "compare.confirm_delete": False,
-                "compare.notice": ""})
+                "compare.notice": "", **compare.STATE_DEFAULTS})
     keep_choice("compare.selected", list(options))
-    selected = st.multiselect("Runs to overlay", list(options), format_func=options.get,
+    selected = st.multiselect("Runs and seed groups to compare", list(options), format_func=options.get,
                               key="compare.selected",
-                              help="Default: the latest finished runs (up to 5).")
+                              help="A seed group is one entry, drawn as its mean with a band. "
+                                   "Default: the latest finished runs and groups (up to 5).")
     if st.session_state["compare.notice"]:
         st.success(st.session_state["compare.notice"])
         st.session_state["compare.notice"] = ""
-    if not selected:
-        st.info("Select runs above to overlay their curves.")
-        st.stop()
 
-    view = views.compare_view(data, selected)
-    loss, accuracy = st.columns(2)
-    with loss:
-        place_chart(charts.metric_overlay_chart(view.curves, "loss"), key="compare.loss_chart")
-    with accuracy:
-        place_chart(charts.metric_overlay_chart(view.curves, "accuracy"), key="compare.accuracy_chart")
-
-    st.subheader("Where overfitting starts")
-    place_chart(charts.gap_chart(view.gap), key="compare.gap_chart")
-
-    st.subheader("Early stopping, replayed")
-    st.caption("What Keras EarlyStopping on validation loss (restoring the best weights) would "
-               "have done with each patience; nothing is retrained.")
-    st.dataframe(view.early_stopping[["label", "patience", "sentence", "epochs_saved"]],
-                 hide_index=True)
+    view = views.compare_view(data, selected, show_individual=st.session_state["compare.show_individual"],
+                              patience=int(st.session_state["compare.patience"]))
+    # Only the open tab runs; its name is in the URL (?compare.tab=Sweep), so each tab is a link.
+    tabs = st.tabs(list(compare.TABS), key="compare.tab", bind="query-params")
+    for tab, draw in zip(tabs, compare.TABS.values()):
+        if tab.open:
+            with tab, error_boundary():
+                draw(data, view, selected)
 
     download, remove = st.columns(2)
-    download.download_button("Download the selected curves (CSV)", views.curves_csv(view.curves),
+    download.download_button("Download the selected curves (CSV)", views.curves_csv(view.all_curves),
                              file_name="seqlab-curves.csv", mime="text/csv",
                              key="compare.download", on_click="ignore")
     with remove:
-        st.checkbox(f"Yes, delete the {len(selected)} selected run(s) and their models",
+        st.checkbox(f"Yes, delete the {len(view.run_ids)} selected run(s) and their models",
                     key="compare.confirm_delete")
         st.button("Delete selected runs", key="compare.delete",
-                  disabled=not st.session_state["compare.confirm_delete"],
-                  on_click=delete_selected_runs, args=(store, selected))
+                  disabled=not st.session_state["compare.confirm_delete"] or not view.run_ids,
+                  on_click=delete_selected_runs, args=(store, view.run_ids))

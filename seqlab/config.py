@@ -11,6 +11,7 @@ Nothing here imports TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import typing
 from dataclasses import dataclass, field
@@ -270,7 +271,7 @@ FIELD_HELP: dict[str, str] = {
     "train.batch_size": "Texts per gradient step; 64 is fast on CPU and stable.",
     "train.learning_rate": "Adam's step size; 0.001 is Adam's well-tested default.",
     "train.optimizer": "adam adapts per weight and is the safe default.",
-    "train.jit_compile": "XLA-compile the training step; about 1.6x faster on CPU, identical maths.",
+    "train.jit_compile": "XLA-compile the training step where it is faster on CPU (recurrent and baseline models); the transformer's attention runs slower under XLA on CPU, so it stays off there.",
     "train.steps_per_execution": "Batches per call into the compiled step; 8 cuts Python overhead, and stop/progress are checked between calls.",
     "seed": "Fixes data split, initial weights and shuffling so a run can be repeated exactly.",
     "name": "Optional label for charts; empty = built from the architecture.",
@@ -341,8 +342,14 @@ def _looks_like_path(value: Any) -> bool:
 
 
 def _field_type(section_cls: type, name: str) -> type:
-    hints = typing.get_type_hints(section_cls)
-    return hints[name]
+    return _type_hints(section_cls)[name]
+
+
+@functools.lru_cache(maxsize=None)
+def _type_hints(section_cls: type) -> dict[str, type]:
+    # get_type_hints re-parses annotations on every call; the store parses
+    # every run's config on each page redraw, so this is worth caching.
+    return typing.get_type_hints(section_cls)
 
 
 def _coerce(name: str, value: Any, typ: type) -> Any:

@@ -273,7 +273,7 @@ def _train_one(store: RunStore, run_id: str, train: TrainFunction) -> None:
 
 def _spawn_worker(store: RunStore, command: Sequence[str] | None) -> int:
     if command is None:
-        command = [sys.executable, "-m", "seqlab", "worker", "--home", str(store.home)]
+        command = [sys.executable, "-m", "seqlab", "--home", str(store.home), "worker"]
     log_folder = store.home / LOG_FOLDER
     log_folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)

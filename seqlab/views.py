@@ -12,7 +12,8 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -20,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from seqlab import analysis
-from seqlab.config import BUILTIN_DATASETS, DataConfig, RunConfig
+from seqlab.config import DataConfig, RunConfig
 from seqlab.store import FINISHED_STATUSES, RunRecord, RunStore
 
 UPLOAD_FOLDER = "uploads"
+UPLOAD_NOTE = ".note"  # <sha256>.note: JSON about the upload (".json" would clash with .json uploads)
 UPLOAD_SUFFIXES = (".csv.gz", ".tsv.gz", ".jsonl.gz", ".csv", ".tsv", ".jsonl", ".json", ".txt")
 DATASET_TITLES = {
     "toy": "Toy sentiment (a few dozen sentences)",
@@ -33,12 +35,13 @@ DATASET_TITLES = {
 }
 ACTIVE_STATUSES = ("queued", "running")
 # Rough seconds per (training example x token) per epoch on a 2-core CPU, train
-# and validation passes included; used until the store holds a completed run
-# of the same architecture to measure from.
+# and validation passes included (measured on synthetic-longrange, T=60, default
+# sizes); used until the store holds a completed run of the same architecture.
 ROUGH_SECONDS_PER_TOKEN = {
-    "lstm": 6e-6, "gru": 5e-6, "bilstm": 1.2e-5, "bigru": 1e-5,
-    "transformer": 4e-6, "baseline": 5e-7,
+    "lstm": 8e-6, "gru": 7e-6, "bilstm": 1.5e-5, "bigru": 1.2e-5,
+    "transformer": 5e-5, "baseline": 2e-6,
 }
+ROUGH_STARTUP_SECONDS = 15.0  # building, tracing and compiling before the first epoch ends
 # Vectorizer slots that are not words: padding ("") and unknown ("[UNK]").
 SPECIAL_TOKENS = 2
 MEASURED_RUNS = 5
@@ -121,7 +124,7 @@ def save_upload(
         partial.write_bytes(content)
         partial.replace(path)  # atomic: a reader never sees half a file
     upload = Upload(path, Path(filename).name, len(texts), tuple(class_names))
-    path.with_name(f"{digest}.json").write_text(json.dumps({
+    path.with_name(f"{digest}{UPLOAD_NOTE}").write_text(json.dumps({
         "filename": upload.filename, "num_texts": upload.num_texts,
         "class_names": list(upload.class_names),
     }))
@@ -134,7 +137,7 @@ def list_uploads(home: str | Path) -> list[Upload]:
     if not folder.is_dir():
         return []
     uploads = []
-    for note in folder.glob("*.json"):
+    for note in folder.glob(f"*{UPLOAD_NOTE}"):
         data_files = [p for p in folder.glob(f"{note.stem}.*")
                       if p != note and not p.name.endswith(".partial")]
         try:
@@ -214,15 +217,14 @@ def tokenization_view(dataset, config, num_examples: int = 4) -> pd.DataFrame:
     The vocabulary is adapted on the training texts exactly as for a run.
 
     Returns:
-        `seqlab.data.vectorize.tokenization_table(...)` plus a `text` column and
-        a `token_id` column (the id), as `charts.tokens_chart` reads it.
+        `seqlab.data.vectorize.tokenization_table(...)` plus a `text` column.
     """
     from seqlab.data.vectorize import tokenization_table, vectorize
 
     vocabulary = vectorize(dataset, config).vocabulary
     texts = list(dataset.train_texts[:num_examples])
     table = tokenization_table(texts, vocabulary, config)
-    return table.assign(token_id=table["id"], text=[texts[i] for i in table["example"]])
+    return table.assign(text=[texts[i] for i in table["example"]])
 
 
 # ----------------------------------------------------------- train page
@@ -255,12 +257,17 @@ class SizeEstimate:
     basis: str  # how `seconds` was estimated, in words
 
 
+@dataclass(frozen=True)
+class Speed:
+    """How fast an architecture trains here: a one-off start-up cost plus a rate."""
+
+    seconds_per_token: float  # per training example x token x epoch, steady state
+    startup_seconds: float  # extra time of the first epoch (graph tracing, XLA compile)
+    basis: str
+
+
 def size_estimate(store: RunStore, config: RunConfig, dataset) -> SizeEstimate:
     """Counts the run's parameters (no TensorFlow) and estimates its training time.
-
-    The time comes from seconds per (example x token) of up to the last
-    `MEASURED_RUNS` completed runs of the same architecture in the store, else
-    from a rough constant per architecture; `basis` says which.
 
     Raises:
         ValueError: for sizes the model builder refuses.
@@ -274,29 +281,38 @@ def size_estimate(store: RunStore, config: RunConfig, dataset) -> SizeEstimate:
         config.model, vocabulary_size=vocabulary_size,
         sequence_length=config.data.sequence_length, num_classes=num_classes,
     )
-    per_token, basis = seconds_per_token(store, config.model.arch)
-    seconds = per_token * num_train * config.data.sequence_length * config.train.epochs
-    return SizeEstimate(num_params, vocabulary_size, num_classes, num_train, seconds, basis)
+    speed = training_speed(store, config.model.arch)
+    tokens = num_train * config.data.sequence_length * config.train.epochs
+    seconds = speed.startup_seconds + speed.seconds_per_token * tokens
+    return SizeEstimate(num_params, vocabulary_size, num_classes, num_train, seconds, speed.basis)
 
 
-def seconds_per_token(store: RunStore, arch: str) -> tuple[float, str]:
-    """Returns (seconds per training example x token per epoch, how it was found)."""
-    rates = []
+def training_speed(store: RunStore, arch: str) -> Speed:
+    """Measures `arch`'s speed on up to `MEASURED_RUNS` recent completed runs in the store.
+
+    Falls back to `ROUGH_SECONDS_PER_TOKEN` and `ROUGH_STARTUP_SECONDS` when
+    the store has no completed run of that architecture; `basis` says which.
+    """
+    measured = []
     for record in store.list_runs(statuses=["completed"], limit=50):
         if record.arch != arch:
             continue
-        rate = _measured_rate(store, record)
-        if rate is not None:
-            rates.append(rate)
-        if len(rates) == MEASURED_RUNS:
+        speed = _measured_speed(store, record)
+        if speed is not None:
+            measured.append(speed)
+        if len(measured) == MEASURED_RUNS:
             break
-    if rates:
-        runs = "run" if len(rates) == 1 else "runs"
-        return float(np.median(rates)), f"measured on {len(rates)} completed {arch} {runs} in this store"
-    return ROUGH_SECONDS_PER_TOKEN.get(arch, 5e-6), f"a rough constant for {arch} (no completed {arch} run yet)"
+    if not measured:
+        return Speed(ROUGH_SECONDS_PER_TOKEN.get(arch, 5e-6), ROUGH_STARTUP_SECONDS,
+                     f"a rough constant for {arch} (no completed {arch} run yet)")
+    rates, startups = zip(*measured)
+    runs = "run" if len(measured) == 1 else "runs"
+    return Speed(float(np.median(rates)), float(np.median(startups)),
+                 f"measured on {len(measured)} completed {arch} {runs} in this store")
 
 
-def _measured_rate(store: RunStore, record: RunRecord) -> float | None:
+def _measured_speed(store: RunStore, record: RunRecord) -> tuple[float, float] | None:
+    """Returns (seconds per example x token, start-up seconds) of a completed run."""
     seconds = [e["seconds"] for e in store.epochs(record.run_id) if e.get("seconds")]
     meta_path = store.home / "artifacts" / record.run_id / "meta.json"
     try:
@@ -305,8 +321,9 @@ def _measured_rate(store: RunStore, record: RunRecord) -> float | None:
         return None
     if not seconds or num_train < 1:
         return None
-    # The median leaves out the first epoch's compile time when there are several.
-    return float(np.median(seconds)) / (num_train * record.config.data.sequence_length)
+    # The first epoch also traces and compiles the model: count that once, not per epoch.
+    steady = float(np.median(seconds[1:])) if len(seconds) > 1 else seconds[0]
+    return steady / (num_train * record.config.data.sequence_length), max(seconds[0] - steady, 0.0)
 
 
 def duration_text(seconds: float) -> str:
@@ -320,11 +337,119 @@ def duration_text(seconds: float) -> str:
     return f"about {seconds / 3600:.1f} h"
 
 
-def seed_configs(config: RunConfig, repeats: int) -> list[RunConfig]:
-    """Returns `repeats` copies of `config` with seeds seed, seed+1, ... (one for 1)."""
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats: received {repeats!r}, expected a whole number >= 1")
-    return [config.with_overrides({"seed": config.seed + index}) for index in range(repeats)]
+def queue_groups(store: RunStore, groups: Sequence[Sequence[RunConfig]]) -> list[str]:
+    """Queues runs, each list of several configs as one seed group, and makes sure a worker runs them.
+
+    Every config is validated first, so a bad one queues nothing.
+
+    Returns:
+        The new run ids, in order.
+
+    Raises:
+        ValueError: naming the invalid config.
+    """
+    from seqlab import jobs
+
+    for configs in groups:
+        for config in configs:
+            config.validate()
+    run_ids = []
+    for configs in groups:
+        group_id = store.new_group_id() if len(configs) > 1 else None
+        run_ids += jobs.queue_runs(store, list(configs), group_id=group_id, start_worker=False)
+    jobs.ensure_worker(store)
+    return run_ids
+
+
+def sweep_values(field: str, text: str) -> list:
+    """Parses the comma-separated values of a sweep, typed like `field` ("20, 60, 120" -> [20, 60, 120]).
+
+    Raises:
+        ValueError: fewer than two values, a repeated one, or a value the field cannot take.
+    """
+    from seqlab.experiments import parse_vary
+
+    try:
+        return parse_vary(f"{field}={text}")[1]
+    except ValueError as error:
+        # parse_vary speaks to the command line; here the values come from a text box.
+        raise ValueError(str(error).replace("--vary", "values to try for", 1)) from None
+
+
+def sweep_groups(config: RunConfig, archs: Sequence[str], field: str, values: Sequence,
+                 num_seeds: int) -> list[list[RunConfig]]:
+    """Plans a sweep from the form's config: one list (a seed group) per architecture and value.
+
+    Raises:
+        ValueError: no architecture, or an invalid point (named).
+    """
+    from seqlab.experiments import plan_sweep
+
+    if not archs:
+        raise ValueError("architectures: received none, expected at least one; pick them in the sweep section")
+    groups: dict[tuple, list[RunConfig]] = {}
+    for planned in plan_sweep(config, list(archs), field, list(values), num_seeds):
+        groups.setdefault((planned.arch, planned.value), []).append(planned.config)
+    return list(groups.values())
+
+
+BUDGET_TOLERANCE = 0.1  # a fit further than this share from the target is reported as missed
+
+
+@dataclass(frozen=True)
+class BudgetFit:
+    """A config whose width was set to come nearest a parameter budget."""
+
+    config: RunConfig
+    field: str  # the width setting, e.g. "model.units"
+    num_params: int
+    target: int
+
+    @property
+    def width(self) -> int:
+        return getattr(self.config.model, self.field.partition(".")[2])
+
+    @property
+    def missed(self) -> bool:
+        """The width alone could not bring the count within `BUDGET_TOLERANCE` of the target."""
+        return abs(self.num_params - self.target) > BUDGET_TOLERANCE * self.target
+
+    @property
+    def text(self) -> str:
+        text = f"{self.config.model.arch} with {self.field} = {self.width}: {self.num_params:,} parameters"
+        if self.missed:
+            text += (" (as near as its width can get; change data.vocabulary_size or "
+                     "model.embedding_dim to move the embedding's share)")
+        return text
+
+
+def fit_to_budget(config: RunConfig, target: int, dataset) -> BudgetFit:
+    """Sizes `config`'s width (units, ff_dim or embedding_dim) to about `target` parameters.
+
+    Uses the run's estimated vocabulary and `seqlab.models.count_parameters` (no TensorFlow).
+
+    Raises:
+        ValueError: a target that is not a positive whole number, or invalid sizes.
+    """
+    from seqlab.models import count_parameters
+
+    sizes = dict(vocabulary_size=estimate_vocabulary_size(config, dataset),
+                 sequence_length=config.data.sequence_length, num_classes=dataset.num_classes)
+    model = analysis.size_to_parameters(config.model, target, count=count_parameters, **sizes)
+    field = f"model.{analysis.WIDTH_FIELDS[model.arch][0]}"
+    sized = config.with_overrides({field: getattr(model, field.partition(".")[2])})
+    return BudgetFit(sized, field, count_parameters(model, **sizes), int(target))
+
+
+def budget_fits(config: RunConfig, target: int, dataset, archs: Sequence[str]) -> list[BudgetFit]:
+    """Returns `config` as each architecture in `archs`, each sized to about `target` parameters.
+
+    Raises:
+        ValueError: no architecture, a bad target, or invalid sizes.
+    """
+    if not archs:
+        raise ValueError("architectures: received none, expected at least one; pick them in the budget section")
+    return [fit_to_budget(config.with_overrides({"model.arch": arch}), target, dataset) for arch in archs]
 
 
 # ------------------------------------------------------------ live runs
@@ -446,23 +571,85 @@ def model_runs(store: RunStore, arch: str | None = None) -> dict[str, str]:
 
 
 # -------------------------------------------------------------- compare
+GROUP_PREFIX = "group:"  # a selection item naming a whole seed group instead of one run
+VERDICT_METRICS = {
+    "best_val_accuracy": "best validation accuracy",
+    "final_val_accuracy": "final validation accuracy",
+    "test_accuracy": "test accuracy",
+}
+VERDICT_NEEDS_TWO = ("Select exactly two runs or seed groups above to see whether their difference "
+                     "is larger than the seed-to-seed noise (currently {count} selected).")
+GROUP_COLUMNS = ["label", "arch", "n_runs", "best_val_accuracy", "final_val_accuracy",
+                 "test_accuracy", "seconds_per_epoch"]
+OVERFITTING_COLUMNS = ["run_id", "label", "arch", "epochs_run", "best_epoch", "best_val_accuracy",
+                       "overfit_epoch", "gap_final", "explanation"]
+# Settings that may differ between the runs of one sweep besides the swept one.
+SWEEP_FREE_FIELDS = ("model.arch", "seed", "name")
+
+
 @dataclass
 class CompareData:
-    """All runs and epochs, read once per page run."""
+    """All runs and epochs, read once per page run, and the tables derived from them.
+
+    The Compare page selects *items*: a run id, or `GROUP_PREFIX + group_id`
+    for a seed group drawn as one mean curve with a band.
+    """
 
     runs: pd.DataFrame
     epochs: pd.DataFrame
 
-    @property
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """`analysis.run_summary_table` of every run (newest first)."""
+        return analysis.run_summary_table(self.epochs, self.runs)
+
+    @cached_property
+    def curves(self) -> pd.DataFrame:
+        """`analysis.curves_table` of every run (labels unique over the whole store)."""
+        return analysis.curves_table(self.epochs, self.runs)
+
+    @cached_property
+    def group_members(self) -> dict[str, list[str]]:
+        """group_id -> the group's run ids, newest first."""
+        grouped = self.runs.dropna(subset=["group_id"])
+        return {group: list(ids) for group, ids in grouped.groupby("group_id", sort=False)["run_id"]}
+
+    @cached_property
+    def labels(self) -> dict[str, str]:
+        """Item -> its unique label (run label with seed, or group label)."""
+        labels = dict(zip(self.summary["run_id"], self.summary["label"]))
+        groups = self.summary.dropna(subset=["group_id"]).drop_duplicates("group_id")
+        labels.update({GROUP_PREFIX + g: str(name) for g, name in zip(groups["group_id"], groups["group_label"])})
+        return labels
+
+    @cached_property
     def options(self) -> dict[str, str]:
-        """run_id -> "label (run_id)", newest first."""
-        return {row.run_id: f"{row.label} ({row.run_id})" for row in self.runs.itertuples()}
+        """Item -> text for the selection, newest first; a group comes just before its newest run."""
+        options: dict[str, str] = {}
+        for run_id, group_id in zip(self.runs["run_id"], self.runs["group_id"]):
+            if isinstance(group_id, str) and GROUP_PREFIX + group_id not in options:
+                count = len(self.group_members[group_id])
+                options[GROUP_PREFIX + group_id] = f"{self.labels[GROUP_PREFIX + group_id]} · seed group of {count} runs"
+            options[run_id] = f"{self.labels[run_id]} ({run_id})"
+        return options
 
     @property
     def default_selection(self) -> list[str]:
-        """The latest finished runs, at most `DEFAULT_COMPARED`."""
+        """The latest finished runs, a seed group counting once, at most `DEFAULT_COMPARED`."""
         finished = self.runs[self.runs["status"].isin(FINISHED_STATUSES)]
-        return finished["run_id"].head(DEFAULT_COMPARED).tolist()
+        items = [GROUP_PREFIX + group if isinstance(group, str) else run_id
+                 for run_id, group in zip(finished["run_id"], finished["group_id"])]
+        return list(dict.fromkeys(items))[:DEFAULT_COMPARED]
+
+    def members(self, item: str) -> list[str]:
+        """Returns the run ids an item stands for (one run, or a group's runs)."""
+        if item.startswith(GROUP_PREFIX):
+            return self.group_members.get(item[len(GROUP_PREFIX):], [])
+        return [item]
+
+    def expand(self, items: Sequence[str]) -> list[str]:
+        """Returns the run ids of the items, each once, in order."""
+        return list(dict.fromkeys(run_id for item in items for run_id in self.members(item)))
 
 
 def load_compare(store: RunStore) -> CompareData:
@@ -480,30 +667,229 @@ SUMMARY_COLUMNS = [
 
 def summary_view(data: CompareData) -> pd.DataFrame:
     """Returns the Compare page's run table: `analysis.run_summary_table` cut to `SUMMARY_COLUMNS`."""
-    summary = analysis.run_summary_table(data.epochs, data.runs)
+    summary = data.summary
     return summary[[column for column in SUMMARY_COLUMNS if column in summary]]
+
+
+def groups_view(data: CompareData) -> pd.DataFrame:
+    """Returns one row per seed group: label, arch, n_runs and "mean ± std" texts of its metrics."""
+    return analysis.group_summary_table(data.summary)[GROUP_COLUMNS]
 
 
 @dataclass
 class CompareView:
-    """What the Compare page draws for the selected runs."""
+    """What the Compare page draws for the selected runs and groups.
 
-    curves: pd.DataFrame
-    gap: pd.DataFrame
-    early_stopping: pd.DataFrame
+    Each table is computed when first read, so a tab that is not open costs nothing.
+
+    Args:
+        data: `load_compare(store)`.
+        selected: items (run ids and `GROUP_PREFIX + group_id`).
+        show_individual: also draw the runs of selected groups one by one.
+        patience: the early-stopping patience to replay.
+    """
+
+    data: CompareData
+    selected: list[str]
+    show_individual: bool = False
+    patience: int = 2
+
+    @cached_property
+    def run_ids(self) -> list[str]:
+        """Every selected run, group members included."""
+        return self.data.expand(self.selected)
+
+    @cached_property
+    def groups(self) -> list[str]:
+        """The group ids of the selected groups."""
+        return [item[len(GROUP_PREFIX):] for item in self.selected if item.startswith(GROUP_PREFIX)]
+
+    @cached_property
+    def all_curves(self) -> pd.DataFrame:
+        """`analysis.curves_table` rows of every selected run."""
+        return self.data.curves[self.data.curves["run_id"].isin(self.run_ids)]
+
+    @cached_property
+    def curves(self) -> pd.DataFrame:
+        """The curves of the runs drawn one by one (group members only when asked for)."""
+        grouped = {run_id for group in self.groups for run_id in self.data.group_members.get(group, [])}
+        one_by_one = [run_id for run_id in self.run_ids
+                      if self.show_individual or run_id not in grouped or run_id in self.selected]
+        return self.all_curves[self.all_curves["run_id"].isin(one_by_one)]
+
+    @cached_property
+    def group_curves(self) -> pd.DataFrame:
+        """`analysis.group_curves_table` of the selected groups."""
+        return analysis.group_curves_table(self.all_curves[self.all_curves["group_id"].isin(self.groups)])
+
+    @property
+    def _epochs(self) -> pd.DataFrame:
+        return self.data.epochs[self.data.epochs["run_id"].isin(self.run_ids)]
+
+    @cached_property
+    def gap(self) -> pd.DataFrame:
+        # Labels come from all runs, so a run is named the same in every chart and table.
+        return analysis.gap_table(self._epochs, self.data.runs)
+
+    @cached_property
+    def overfitting(self) -> pd.DataFrame:
+        summary = self.data.summary
+        return overfitting_table(summary[summary["run_id"].isin(self.run_ids)])
+
+    @cached_property
+    def early_stopping(self) -> pd.DataFrame:
+        return analysis.early_stopping_table(self._epochs, self.data.runs, [self.patience])
 
 
-def compare_view(data: CompareData, selected: Sequence[str],
-                 patiences: Sequence[int] = (1, 2, 3)) -> CompareView:
-    """Builds the curves, gap and early-stopping replay of the selected runs (no query)."""
-    selected = list(selected)
-    runs = data.runs[data.runs["run_id"].isin(selected)]
-    epochs = data.epochs[data.epochs["run_id"].isin(selected)]
-    return CompareView(
-        curves=analysis.curves_table(epochs, runs),
-        gap=analysis.gap_table(epochs, runs),
-        early_stopping=analysis.early_stopping_table(epochs, runs, patiences),
-    )
+def compare_view(data: CompareData, selected: Sequence[str], *, show_individual: bool = False,
+                 patience: int = 2) -> CompareView:
+    """Returns the (lazily computed) curves, bands, gap and replay of a selection; no query."""
+    return CompareView(data, list(selected), show_individual, int(patience))
+
+
+def overfitting_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Returns `OVERFITTING_COLUMNS` of summary rows, with each run's curves explained in words."""
+    rows = summary.assign(explanation=[_overfitting_sentence(row) for row in summary.itertuples(index=False)])
+    return rows[OVERFITTING_COLUMNS].reset_index(drop=True)
+
+
+def _overfitting_sentence(row) -> str:
+    epochs_run, best = int(row.epochs_run), row.best_epoch
+    if epochs_run == 0 or pd.isna(best):
+        return "no epoch with a validation loss recorded yet"
+    gap = "" if pd.isna(row.gap_final) else f"; final gap (val − train loss) {row.gap_final:.3f}"
+    if not pd.isna(row.overfit_epoch):
+        return (f"validation loss was lowest at epoch {int(best)}, then rose while training loss "
+                f"kept falling: overfitting after epoch {int(row.overfit_epoch)}{gap}")
+    if int(best) == epochs_run and epochs_run > 1:
+        return f"validation loss was still falling at the last epoch ({epochs_run}): more epochs may help{gap}"
+    return f"best epoch {int(best)} of {epochs_run}; no clear overfitting{gap}"
+
+
+@dataclass
+class Verdict:
+    """Whether two selected runs or groups differ beyond seed noise."""
+
+    sentence: str
+    significant: bool | None  # None: too few seeds to tell
+    table: pd.DataFrame  # one row per side: label, runs, mean, std, min, max
+    result: dict  # `analysis.compare_groups(...)`
+
+
+def verdict_view(data: CompareData, selected: Sequence[str], metric: str = "best_val_accuracy",
+                 method: str = "welch") -> Verdict | None:
+    """Compares the metric of two selected items (runs or seed groups); None unless exactly two.
+
+    Raises:
+        ValueError: on an unknown metric or method.
+    """
+    if metric not in VERDICT_METRICS:
+        raise ValueError(f"metric: received {metric!r}, expected one of {', '.join(VERDICT_METRICS)}")
+    if len(selected) != 2:
+        return None
+    values = data.summary.set_index("run_id")[metric]
+    sides = [(data.labels.get(item, item), values.reindex(data.members(item)).dropna()) for item in selected]
+    result = analysis.compare_groups(sides[0][1], sides[1][1], metric_name=VERDICT_METRICS[metric],
+                                     labels=(sides[0][0], sides[1][0]), method=method)
+    table = pd.DataFrame([{"run or group": label, "runs": len(side), "mean": side.mean(),
+                           "std": side.std(), "min": side.min(), "max": side.max()}
+                          for label, side in sides])
+    return Verdict(result["verdict"], result["significant"], table, result)
+
+
+def completed_summary(data: CompareData) -> pd.DataFrame:
+    """Returns the summary rows of completed runs that recorded a validation accuracy."""
+    return _completed(data.summary)
+
+
+def budget_datasets(data: CompareData) -> list[str]:
+    """Returns the datasets of completed runs, the most recently used first."""
+    return list(dict.fromkeys(completed_summary(data)["dataset"]))
+
+
+def budget_table(data: CompareData, dataset: str) -> pd.DataFrame:
+    """Returns the completed runs on one dataset (the Budgets tab's points)."""
+    done = completed_summary(data)
+    return done[done["dataset"] == dataset].reset_index(drop=True)
+
+
+def pareto_labels(table: pd.DataFrame, x: str, y: str) -> list[str]:
+    """Returns the labels of the runs on the Pareto front (cheapest first)."""
+    data = table.dropna(subset=[x, y])
+    if data.empty:
+        return []
+    return data[analysis.pareto_front(data, x, y)].sort_values(x)["label"].tolist()
+
+
+@dataclass(frozen=True)
+class SweepFamily:
+    """Completed runs that differ only in one setting (plus architecture and seed)."""
+
+    field: str
+    run_ids: tuple[str, ...]
+    title: str
+
+
+def sweep_families(summary: pd.DataFrame, field: str) -> list[SweepFamily]:
+    """Finds sweeps over `field` among completed runs, the largest first.
+
+    Runs belong to one family when every config setting but `field`,
+    `SWEEP_FREE_FIELDS` (and `data.synthetic_length` when sweeping the
+    sequence length: a sweep of synthetic data moves both) is equal; a family
+    needs at least two values of `field`. So unrelated runs never land on one
+    chart.
+    """
+    done = _completed(summary)
+    families = []
+    for positions in _sweep_positions(done, field):
+        part = done.iloc[positions]
+        archs = ", ".join(dict.fromkeys(part["arch"]))
+        shown = ", ".join(f"{value:g}" if isinstance(value, (int, float)) else str(value)
+                          for value in sorted(part[field].unique()))
+        title = (f"{dataset_title(part['data.dataset'].iloc[0])} · {archs} · {field} = {shown} · "
+                 f"{len(part)} runs of {part['train.epochs'].iloc[0]} epochs")
+        families.append(SweepFamily(field, tuple(part["run_id"]), title))
+    return sorted(families, key=lambda family: -len(family.run_ids))
+
+
+def sweep_fields(summary: pd.DataFrame) -> list[str]:
+    """Returns the sweepable settings some completed runs were swept over."""
+    from seqlab.experiments import SWEEPABLE
+
+    done = _completed(summary)
+    return [field for field in SWEEPABLE if _sweep_positions(done, field)]
+
+
+def _completed(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary[summary["status"].isin(analysis.COMPLETED_STATUSES) & summary["best_val_accuracy"].notna()]
+
+
+def _sweep_positions(done: pd.DataFrame, field: str) -> list[list[int]]:
+    """Row positions of each family of `done` swept over `field` (see `sweep_families`)."""
+    if done.empty or field not in done:
+        return []
+    free = {field, *SWEEP_FREE_FIELDS}
+    if field == "data.sequence_length":
+        free.add("data.synthetic_length")
+    fixed = [column for column in done.columns if "." in column and column not in free]
+    # Plain tuples: grouping by ~30 columns in pandas costs far more for a few dozen runs.
+    members: dict[tuple, list[int]] = {}
+    for position, key in enumerate(zip(*(done[column].tolist() for column in fixed))):
+        members.setdefault(key, []).append(position)
+    values = done[field].tolist()
+    return [positions for positions in members.values()
+            if len({values[position] for position in positions}) >= 2]
+
+
+def sweep_view(data: CompareData, family: SweepFamily) -> pd.DataFrame:
+    """Returns `analysis.sweep_table` of one sweep family."""
+    summary = data.summary
+    return analysis.sweep_table(summary[summary["run_id"].isin(family.run_ids)], family.field)
+
+
+def advice_lines(data: CompareData) -> list[str]:
+    """Returns the "which architecture?" sentences drawn from every completed run."""
+    return analysis.advice(data.summary, data.curves)
 
 
 def delete_runs(store: RunStore, run_ids: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -537,8 +923,8 @@ def no_attention_message(store: RunStore, run_id: str) -> str:
     except KeyError:
         return f"There is no run {run_id!r} in this store; pick a transformer run below."
     if record.arch != "transformer":
-        return (f"Run {run_id} ({record.label}) is a {record.arch} run: it has no attention "
-                f"layers. Attention maps exist for transformer runs only; pick one below.")
+        return (f"Run {run_id} ({record.label}) uses the {record.arch} architecture, which has no "
+                f"attention layers. Attention maps exist for transformer runs only.")
     return (f"Run {run_id} ({record.label}) has no saved model yet (status {record.status}); "
             f"a model is saved when a run completes or is stopped.")
 
@@ -561,7 +947,3 @@ def predictions_for_text(predictions: pd.DataFrame, text: str) -> pd.DataFrame:
     """Returns the rows of one text (for a per-text probability chart)."""
     return predictions[predictions["text"] == text].reset_index(drop=True)
 
-
-def is_builtin(dataset: str) -> bool:
-    """Returns whether `data.dataset` names a built-in dataset (not a file)."""
-    return dataset in BUILTIN_DATASETS

@@ -414,9 +414,16 @@ def test_vectorize_second_call_is_a_cache_hit(tmp_path):
     second = vectorize(tiny_dataset(), config, cache_dir=tmp_path)
     assert not first.cache_hit and second.cache_hit
     assert np.array_equal(first.x_test, second.x_test) and first.vocabulary == second.vocabulary
-    changed = vectorize(tiny_dataset(), DataConfig(sequence_length=7), cache_dir=tmp_path)
+    changed = vectorize(tiny_dataset(), DataConfig(vocabulary_size=30), cache_dir=tmp_path)
     assert not changed.cache_hit
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_new_sequence_length_pads_cached_ids_without_tokenizing_again(tmp_path):
+    long = vectorize(tiny_dataset(), DataConfig(sequence_length=12), cache_dir=tmp_path)
+    short = vectorize(tiny_dataset(), DataConfig(sequence_length=3, truncation="post"), cache_dir=tmp_path)
+    assert short.cache_hit
+    np.testing.assert_array_equal(short.x_train, long.x_train[:, :3])
 
 
 def test_vectorize_default_cache_lives_under_seqlab_home(seqlab_home):

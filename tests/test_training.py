@@ -129,3 +129,11 @@ def test_progress_events_cover_phases_and_epochs(store):
     for phase in ("loading data", "vectorizing", "building", "training", "epoch", "finished"):
         assert phase in phases
     assert [e["epoch"] for e in events if e["phase"] == "epoch"] == [1, 2]
+
+
+def test_xla_is_used_for_recurrent_models_but_not_the_transformer():
+    from seqlab.training import uses_xla
+
+    assert uses_xla(tiny(**{"train.jit_compile": True, "model.arch": "lstm"}))
+    assert not uses_xla(tiny(**{"train.jit_compile": True, "model.arch": "transformer"}))
+    assert not uses_xla(tiny(**{"train.jit_compile": False, "model.arch": "gru"}))

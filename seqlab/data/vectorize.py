@@ -33,7 +33,7 @@ from seqlab.data import STANDARDIZE_VERSION, TextDataset, split_tokens, standard
 
 PADDING_TOKEN = ""
 OOV_TOKEN = "[UNK]"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: unpadded ids, padded on load
 _SPLIT_ARRAYS = (("train", "x_train", "y_train"), ("validation", "x_val", "y_val"), ("test", "x_test", "y_test"))
 # Texts per TextVectorization call: bounds memory on 25k-review datasets.
 _CHUNK = 4096
@@ -103,31 +103,42 @@ def pad_ids(
 def vectorize(dataset: TextDataset, config: DataConfig, cache_dir: Path | None = None) -> VectorizedData:
     """Turns a dataset into padded ids, adapting the vocabulary on train texts only.
 
+    The cache keeps the unpadded ids of every text, keyed by the texts and the
+    vocabulary size only, so another sequence length or padding side (the Data
+    page's slider, a sweep over `data.sequence_length`) pads cached ids in
+    NumPy instead of tokenizing again.
+
     Args:
         dataset: the texts and labels.
         config: `vocabulary_size`, `sequence_length`, `truncation`, `padding`.
-        cache_dir: where arrays are cached; default $SEQLAB_HOME/cache/vectorized.
+        cache_dir: where ids are cached; default $SEQLAB_HOME/cache/vectorized.
 
     Returns:
-        `VectorizedData`; `cache_hit` is True when it came from the cache.
+        `VectorizedData`; `cache_hit` is True when no tokenizing was needed.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     key = _cache_key(dataset, config)
-    cached = _load_cached(cache_dir, key, dataset)
-    if cached is not None:
-        return cached
-
-    splits = dataset.splits()
-    standardized = {split: [standardize(t) for t in texts] for split, (texts, _) in splits.items()}
-    layer = _adapted_layer(standardized["train"], config.vocabulary_size)
-    arrays = {}
+    cached = _load_cached(cache_dir, key)
+    cache_hit = cached is not None
+    if cached is None:
+        splits = dataset.splits()
+        standardized = {split: [standardize(t) for t in texts] for split, (texts, _) in splits.items()}
+        layer = _adapted_layer(standardized["train"], config.vocabulary_size)
+        arrays = {}
+        for split, _, y_name in _SPLIT_ARRAYS:
+            arrays[f"flat_{split}"], arrays[f"lengths_{split}"] = _encode_with_layer(layer, standardized[split])
+            arrays[y_name] = np.asarray(splits[split][1], dtype=np.int64)
+        vocabulary = [str(token) for token in layer.get_vocabulary()]
+        _save_cached(cache_dir, key, arrays, vocabulary)
+        cached = arrays, vocabulary
+    arrays, vocabulary = cached
+    padded = {}
     for split, x_name, y_name in _SPLIT_ARRAYS:
-        arrays[x_name] = _encode_with_layer(layer, standardized[split], config)
-        arrays[y_name] = np.asarray(splits[split][1], dtype=np.int64)
-    vocabulary = [str(token) for token in layer.get_vocabulary()]
-    _save_cached(cache_dir, key, arrays, vocabulary)
-    return VectorizedData(**arrays, vocabulary=vocabulary, class_names=tuple(dataset.class_names),
-                          num_classes=dataset.num_classes, cache_hit=False)
+        padded[x_name] = pad_ids(arrays[f"flat_{split}"], arrays[f"lengths_{split}"],
+                                 config.sequence_length, config.truncation, config.padding)
+        padded[y_name] = arrays[y_name]
+    return VectorizedData(**padded, vocabulary=vocabulary, class_names=tuple(dataset.class_names),
+                          num_classes=dataset.num_classes, cache_hit=cache_hit)
 
 
 def _adapted_layer(standardized_train_texts: list[str], vocabulary_size: int):
@@ -142,7 +153,8 @@ def _adapted_layer(standardized_train_texts: list[str], vocabulary_size: int):
     return layer
 
 
-def _encode_with_layer(layer, standardized_texts: Sequence[str], config: DataConfig) -> np.ndarray:
+def _encode_with_layer(layer, standardized_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Returns the unpadded ids of all texts, concatenated, and each text's length."""
     import tensorflow as tf
 
     flat, lengths = [], []
@@ -151,9 +163,9 @@ def _encode_with_layer(layer, standardized_texts: Sequence[str], config: DataCon
         ragged = layer(tf.constant(chunk, dtype=tf.string))  # (chunk, None)
         flat.append(ragged.flat_values.numpy())
         lengths.append(ragged.row_lengths().numpy())
-    flat_ids = np.concatenate(flat) if flat else np.zeros(0, np.int64)
+    flat_ids = np.concatenate(flat).astype(np.int32) if flat else np.zeros(0, np.int32)
     row_lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
-    return pad_ids(flat_ids, row_lengths, config.sequence_length, config.truncation, config.padding)
+    return flat_ids, row_lengths
 
 
 # ----------------------------------------------------------------- cache
@@ -161,8 +173,7 @@ def _cache_key(dataset: TextDataset, config: DataConfig) -> str:
     digest = hashlib.sha256()
     settings = {
         "format": CACHE_FORMAT, "standardize": STANDARDIZE_VERSION,
-        "vocabulary_size": config.vocabulary_size, "sequence_length": config.sequence_length,
-        "truncation": config.truncation, "padding": config.padding,
+        "vocabulary_size": config.vocabulary_size,
         "class_names": list(dataset.class_names),
     }
     digest.update(json.dumps(settings, sort_keys=True).encode())
@@ -176,18 +187,21 @@ def _cache_key(dataset: TextDataset, config: DataConfig) -> str:
     return digest.hexdigest()
 
 
-def _load_cached(cache_dir: Path, key: str, dataset: TextDataset) -> VectorizedData | None:
+_CACHED_ARRAYS = tuple(name for split, _, y_name in _SPLIT_ARRAYS
+                       for name in (f"flat_{split}", f"lengths_{split}", y_name))
+
+
+def _load_cached(cache_dir: Path, key: str) -> tuple[dict[str, np.ndarray], list[str]] | None:
     arrays_path, vocabulary_path = cache_dir / f"{key}.npz", cache_dir / f"{key}.json"
     if not (arrays_path.is_file() and vocabulary_path.is_file()):
         return None
     try:
         vocabulary = json.loads(vocabulary_path.read_text(encoding="utf-8"))["vocabulary"]
         with np.load(arrays_path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for _, x_name, y_name in _SPLIT_ARRAYS for name in (x_name, y_name)}
+            arrays = {name: stored[name] for name in _CACHED_ARRAYS}
     except (OSError, ValueError, KeyError):
         return None  # a damaged cache entry is rebuilt
-    return VectorizedData(**arrays, vocabulary=vocabulary, class_names=tuple(dataset.class_names),
-                          num_classes=dataset.num_classes, cache_hit=True)
+    return arrays, vocabulary
 
 
 def _save_cached(cache_dir: Path, key: str, arrays: dict[str, np.ndarray], vocabulary: list[str]) -> None:

@@ -9,6 +9,7 @@ page and coming back keeps what the user typed.
 from __future__ import annotations
 
 import dataclasses
+from types import MappingProxyType
 from typing import Any
 
 import streamlit as st
@@ -41,7 +42,28 @@ DATA_FIELDS = ("sequence_length", "vocabulary_size", "truncation", "padding", "s
 MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig))
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 FLOAT_FORMATS = {"train.learning_rate": "%.5f"}
+LABELS = {
+    "model.arch": "Architecture", "model.embedding_dim": "Embedding size",
+    "model.num_layers": "Layers", "model.num_heads": "Attention heads", "model.key_dim": "Key size",
+    "model.ff_dim": "Feed-forward width", "model.use_mask": "Mask padding",
+    "data.subset": "IMDB reviews (0 = all)", "data.num_examples": "Examples (synthetic)",
+    "data.synthetic_length": "Tokens per example (synthetic)",
+    "train.jit_compile": "XLA-compile the training step", "name": "Run name (optional)",
+}
 REPEATS_KEY = "train.repeats"
+# Keys of the sweep and budget sections (inside the form, so the form's values apply with them).
+SWEEP_FIELD_KEY, SWEEP_VALUES_KEY = "train.sweep.field", "train.sweep.values"
+SWEEP_ARCHS_KEY, SWEEP_SEEDS_KEY = "train.sweep.archs", "train.sweep.seeds"
+BUDGET_TARGET_KEY, BUDGET_ARCHS_KEY = "train.budget.target", "train.budget.archs"
+BUDGET_NOTICE_KEY, BUDGET_ERROR_KEY = "train.budget.notice", "train.budget.error"
+SECTION_DEFAULTS = {
+    SWEEP_FIELD_KEY: "data.sequence_length", SWEEP_VALUES_KEY: "",
+    SWEEP_ARCHS_KEY: ["lstm", "transformer"], SWEEP_SEEDS_KEY: 1,
+    BUDGET_TARGET_KEY: 20_000, BUDGET_ARCHS_KEY: ["lstm", "gru", "transformer", "baseline"],
+    BUDGET_NOTICE_KEY: "", BUDGET_ERROR_KEY: "",
+}
+# What `run_form` returns for each submit button.
+START, SWEEP, QUEUE_AT_BUDGET = "start", "sweep", "queue_at_budget"
 
 
 def widget_key(path: str) -> str:
@@ -60,19 +82,20 @@ def _defaults() -> dict[str, Any]:
     return values
 
 
-DEFAULTS = _defaults()
+DEFAULTS = MappingProxyType(_defaults())  # read-only: shared by every session
 
 
 def init_form_state() -> None:
     """Sets every form key to its dataclass default unless the session has a value."""
     init_state({widget_key(path): value for path, value in DEFAULTS.items()})
-    init_state({REPEATS_KEY: 1})
+    init_state({REPEATS_KEY: 1, **SECTION_DEFAULTS})
 
 
 def _label(path: str) -> str:
     name = path.rpartition(".")[2].replace("_", " ")
+    label = LABELS.get(path, name[0].upper() + name[1:])
     used = USED_BY.get(path)
-    return f"{name[0].upper()}{name[1:]}" + (f" ({used})" if used else "")
+    return f"{label} ({used})" if used else label
 
 
 def field_widget(path: str) -> Any:
@@ -101,11 +124,14 @@ def dataset_widget(options: dict[str, str], key: str = widget_key("data.dataset"
                         key=key, help=FIELD_HELP["data.dataset"], persist_state="session")
 
 
-def run_form(dataset_options: dict[str, str]) -> tuple[bool, bool]:
-    """Draws the whole run form.
+def run_form(dataset_options: dict[str, str]) -> str | None:
+    """Draws the whole run form; its values apply when any of its buttons submits it.
 
     Returns:
-        (estimate pressed, start pressed).
+        Which action was asked for: `START` (train the recipe, repeated over
+        seeds), `SWEEP` (the sweep section's runs), `QUEUE_AT_BUDGET` (every
+        budget architecture sized to the target), or None ("Update estimate",
+        "Size to this budget", or no click).
     """
     with st.form("train.form", border=True):
         data_column, model_column, train_column = st.columns(3)
@@ -128,9 +154,123 @@ def run_form(dataset_options: dict[str, str]) -> tuple[bool, bool]:
                             help="Train the same recipe with seeds seed, seed+1, ... as one group, "
                                  "to see how much results vary.", persist_state="session")
         estimate_column, start_column = st.columns(2)
-        estimate = estimate_column.form_submit_button("Update size and time estimate", key="train.estimate")
+        estimate_column.form_submit_button("Update size and time estimate", key="train.estimate")
         start = start_column.form_submit_button("Start training", type="primary", key="train.start")
-    return estimate, start
+        sweep = _sweep_section()
+        queue_all = _budget_section()
+    if start:
+        return START
+    if sweep:
+        return SWEEP
+    return QUEUE_AT_BUDGET if queue_all else None
+
+
+def _sweep_section() -> bool:
+    """Draws the sweep controls; returns whether "Start sweep" was pressed."""
+    from seqlab.experiments import SWEEPABLE
+
+    with st.expander("Sweep one setting over several values"):
+        st.caption("Trains the recipe above once per architecture and value (and seed); the "
+                   "Compare page's Sweep tab charts the result. On synthetic data the task "
+                   "length follows a swept sequence length.")
+        field_column, values_column = st.columns(2)
+        keep_choice(SWEEP_FIELD_KEY, list(SWEEPABLE), "data.sequence_length")
+        field_column.selectbox("Setting to vary", SWEEPABLE, key=SWEEP_FIELD_KEY,
+                               persist_state="session",
+                               help="Any of these; the others keep the values in the form.")
+        values_column.text_input("Values to try (comma-separated)", key=SWEEP_VALUES_KEY,
+                                 persist_state="session",
+                                 placeholder="e.g. 20, 60, 120")
+        archs_column, seeds_column = st.columns([3, 1])
+        keep_choice(SWEEP_ARCHS_KEY, list(ARCHITECTURES))
+        archs_column.multiselect("Architectures", ARCHITECTURES, key=SWEEP_ARCHS_KEY,
+                                 persist_state="session")
+        seeds_column.number_input("Seeds per point", min_value=1, max_value=20, step=1,
+                                  key=SWEEP_SEEDS_KEY, persist_state="session",
+                                  help="More than one makes each point a seed group with error bars.")
+        return st.form_submit_button("Start sweep", key="train.sweep.start")
+
+
+def _budget_section() -> bool:
+    """Draws the parameter-budget controls; returns whether "Queue all" was pressed."""
+    with st.expander("Size to a parameter budget"):
+        st.caption("Compare architectures at equal size: the width (units for recurrent models, "
+                   "feed-forward width for the Transformer, embedding size for the baseline) is set "
+                   "to come nearest the target, with the vocabulary this dataset gives.")
+        target_column, archs_column = st.columns([1, 2])
+        target_column.number_input("Target parameters", min_value=1, step=1000, key=BUDGET_TARGET_KEY,
+                                   persist_state="session")
+        keep_choice(BUDGET_ARCHS_KEY, list(ARCHITECTURES))
+        archs_column.multiselect("Architectures to queue at this size", ARCHITECTURES,
+                                 key=BUDGET_ARCHS_KEY, persist_state="session")
+        size_column, queue_column = st.columns(2)
+        size_column.form_submit_button("Size this architecture to the budget", key="train.budget.apply",
+                                       on_click=_apply_budget)
+        return queue_column.form_submit_button("Queue all these architectures at this size",
+                                               key="train.budget.queue_all")
+
+
+def _apply_budget() -> None:
+    """Sets the form's width field to meet the budget (a callback: widget values may change only here)."""
+    from seqlab import views
+    from seqlab.ui import error_message, load_dataset
+
+    st.session_state[BUDGET_NOTICE_KEY] = st.session_state[BUDGET_ERROR_KEY] = ""
+    try:
+        config = form_config().validate()
+        fit = views.fit_to_budget(config, int(st.session_state[BUDGET_TARGET_KEY]),
+                                  load_dataset(config.data, config.seed))
+    except (ValueError, KeyError, OSError) as error:
+        st.session_state[BUDGET_ERROR_KEY] = f"Cannot size to this budget: {error_message(error)}"
+        return
+    st.session_state[widget_key(fit.field)] = fit.width
+    st.session_state[BUDGET_NOTICE_KEY] = (
+        f"Sized to a budget of {fit.target:,} parameters: {fit.text}. Press Start training to train it.")
+
+
+def queue_action(store, action: str, config: RunConfig, dataset) -> str:
+    """Queues the runs a submit button asks for, from the form's values; returns what was queued.
+
+    Args:
+        store: the run store.
+        action: `START`, `SWEEP` or `QUEUE_AT_BUDGET` (from `run_form`).
+        config: the form's validated config.
+        dataset: its loaded dataset (for the vocabulary of budget sizing).
+
+    Raises:
+        ValueError: bad sweep values, no architecture, a bad budget; nothing is queued then.
+    """
+    from seqlab import views
+    from seqlab.experiments import seed_group
+
+    repeats = int(st.session_state[REPEATS_KEY])
+    if action == START:
+        run_ids = views.queue_groups(store, [seed_group(config, repeats)])
+        return f"Queued {len(run_ids)} run(s): {', '.join(run_ids)}."
+    if action == SWEEP:
+        field, archs = st.session_state[SWEEP_FIELD_KEY], st.session_state[SWEEP_ARCHS_KEY]
+        values = views.sweep_values(field, st.session_state[SWEEP_VALUES_KEY])
+        seeds = int(st.session_state[SWEEP_SEEDS_KEY])
+        run_ids = views.queue_groups(store, views.sweep_groups(config, archs, field, values, seeds))
+        return (f"Queued a sweep of {len(run_ids)} run(s): {', '.join(archs)} × {field} = "
+                f"{', '.join(map(str, values))}, {seeds} seed(s) each. The Compare page's Sweep "
+                f"tab charts it as runs complete.")
+    if action == QUEUE_AT_BUDGET:
+        fits = views.budget_fits(config, int(st.session_state[BUDGET_TARGET_KEY]), dataset,
+                                 st.session_state[BUDGET_ARCHS_KEY])
+        run_ids = views.queue_groups(store, [seed_group(fit.config, repeats) for fit in fits])
+        return (f"Queued {len(run_ids)} run(s) at about {fits[0].target:,} parameters: "
+                + "; ".join(fit.text for fit in fits) + ".")
+    raise ValueError(f"action: received {action!r}, expected one of {START!r}, {SWEEP!r}, {QUEUE_AT_BUDGET!r}")
+
+
+def show_budget_messages() -> None:
+    """Shows (once) what the last "Size to the budget" click did."""
+    if st.session_state[BUDGET_ERROR_KEY]:
+        st.error(st.session_state[BUDGET_ERROR_KEY])
+    elif st.session_state[BUDGET_NOTICE_KEY]:
+        st.success(st.session_state[BUDGET_NOTICE_KEY])
+    st.session_state[BUDGET_NOTICE_KEY] = st.session_state[BUDGET_ERROR_KEY] = ""
 
 
 def form_config() -> RunConfig:

@@ -89,9 +89,16 @@ def accept_upload(home, uploaded, text_column: str, label_column: str, select_ke
     return upload
 
 
-def delete_selected_runs(store: RunStore, selected: list[str]) -> None:
-    """Deletes the Compare page's selected runs (a button callback, so the page redraws without them)."""
-    deleted, problems = views.delete_runs(store, selected)
-    st.session_state["compare.selected"] = [r for r in selected if r not in deleted]
+def delete_selected_runs(store: RunStore, run_ids: list[str]) -> None:
+    """Deletes the Compare page's selected runs (a button callback, so the page redraws without them).
+
+    Args:
+        store: the run store.
+        run_ids: the selected runs, members of selected seed groups included.
+    """
+    deleted, problems = views.delete_runs(store, run_ids)
+    # A group whose runs are all gone drops out of the selection with its option.
+    st.session_state["compare.selected"] = [item for item in st.session_state.get("compare.selected", [])
+                                            if item not in deleted]
     st.session_state["compare.confirm_delete"] = False
     st.session_state["compare.notice"] = f"Deleted {len(deleted)} run(s). {' '.join(problems)}".strip()

@@ -1,0 +1,210 @@
+"""The Compare page's tabs: each draws what `seqlab.views` computed, with its own controls.
+
+Every tab function takes (data, view, selected): the page's `views.CompareData`,
+its `views.CompareView` and the selected items (run ids and seed groups).
+Widget keys are `compare.*`; their defaults are in `STATE_DEFAULTS`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from seqlab import charts, views
+from seqlab.ui import keep_choice, place_chart
+
+STATE_DEFAULTS = {
+    "compare.show_individual": False, "compare.band": "std", "compare.patience": 2,
+    "compare.verdict_metric": "best_val_accuracy", "compare.verdict_method": "welch",
+    "compare.budget_metric": "best_val_accuracy", "compare.sweep_metric": "val_accuracy",
+}
+BANDS = {"std": "mean ± one standard deviation", "minmax": "min to max"}
+METHODS = {"welch": "Welch's t interval", "bootstrap": "bootstrap (10,000 resamples)"}
+BUDGET_METRICS = {"best_val_accuracy": "best validation accuracy", "test_accuracy": "test accuracy"}
+SWEEP_METRICS = {"val_accuracy": "best validation accuracy", "seconds_per_epoch": "seconds per epoch"}
+GROUP_COLUMNS = {
+    "label": st.column_config.TextColumn("group"),
+    "n_runs": st.column_config.NumberColumn("runs"),
+    "best_val_accuracy": st.column_config.TextColumn("best val. acc."),
+    "final_val_accuracy": st.column_config.TextColumn("final val. acc."),
+    "test_accuracy": st.column_config.TextColumn("test acc."),
+    "seconds_per_epoch": st.column_config.TextColumn("s / epoch"),
+}
+OVERFITTING_COLUMNS = {
+    "label": st.column_config.TextColumn("run"),
+    "epochs_run": st.column_config.NumberColumn("epochs"),
+    "best_epoch": st.column_config.NumberColumn("best epoch"),
+    "best_val_accuracy": st.column_config.NumberColumn("best val. acc.", format="%.3f"),
+    "overfit_epoch": st.column_config.NumberColumn("overfitting after epoch"),
+    "gap_final": st.column_config.NumberColumn("final gap", format="%.3f"),
+    "explanation": st.column_config.TextColumn("what the curves say", width="large"),
+}
+
+REPLAY_COLUMNS = {
+    "label": st.column_config.TextColumn("run"),
+    "sentence": st.column_config.TextColumn("replay", width="large"),
+    "stopped_epoch": st.column_config.NumberColumn("stops after epoch"),
+    "val_accuracy_at_stop": st.column_config.NumberColumn("val. acc. kept", format="%.3f"),
+    "epochs_saved": st.column_config.NumberColumn("epochs saved"),
+}
+SWEEP_COLUMNS = {
+    "seconds_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.3f"),
+    "val_accuracy": st.column_config.NumberColumn("best val. acc. (mean)", format="%.3f"),
+    "val_accuracy_std": st.column_config.NumberColumn("std", format="%.3f"),
+    "n_runs": st.column_config.NumberColumn("runs"),
+}
+
+
+def kept(key: str) -> dict:
+    """Widget arguments that keep a control's value while its tab is closed or the page is left."""
+    return {"key": key, "persist_state": "session"}
+
+
+def groups_table(data: views.CompareData) -> None:
+    """Shows one row per seed group (mean ± std), when there are groups."""
+    groups = views.groups_view(data)
+    if groups.empty:
+        return
+    st.markdown("**Seed groups** (mean ± standard deviation over each group's runs)")
+    st.dataframe(groups, hide_index=True, column_config=GROUP_COLUMNS, key="compare.groups_table")
+
+
+def curves_tab(data: views.CompareData, view: views.CompareView, selected: list[str]) -> None:
+    """Seed groups as mean curves in bands, single runs as overlaid curves, and the gap."""
+    if not selected:
+        st.info("Select runs or seed groups above to overlay their curves.")
+        return
+    if not view.group_curves.empty:
+        band_column, toggle_column = st.columns(2)
+        band_column.radio("Band", list(BANDS), format_func=BANDS.get, horizontal=True, **kept("compare.band"))
+        toggle_column.toggle("Also draw each group's runs one by one", **kept("compare.show_individual"))
+        accuracy, loss = st.columns(2)
+        band = st.session_state["compare.band"]
+        with accuracy:
+            place_chart(charts.group_band_chart(view.group_curves, "accuracy", band=band),
+                        key="compare.band_accuracy_chart")
+        with loss:
+            place_chart(charts.group_band_chart(view.group_curves, "loss", band=band),
+                        key="compare.band_loss_chart")
+    if not view.curves.empty:
+        loss, accuracy = st.columns(2)
+        with loss:
+            place_chart(charts.metric_overlay_chart(view.curves, "loss"), key="compare.loss_chart")
+        with accuracy:
+            place_chart(charts.metric_overlay_chart(view.curves, "accuracy"), key="compare.accuracy_chart")
+    st.markdown("**Where overfitting starts** (explained run by run in the Overfitting tab)")
+    place_chart(charts.gap_chart(view.gap), key="compare.gap_chart")
+
+
+def overfitting_tab(data: views.CompareData, view: views.CompareView, selected: list[str]) -> None:
+    """Best epoch, overfitting onset and final gap per run; early stopping replayed."""
+    if not selected:
+        st.info("Select runs or seed groups above to see where they start to overfit.")
+        return
+    st.caption("Best epoch: lowest validation loss. Overfitting: validation loss rising while "
+               "training loss falls. Gap: validation minus training loss at the last epoch.")
+    st.dataframe(view.overfitting.drop(columns="run_id"), hide_index=True,
+                 column_config=OVERFITTING_COLUMNS, key="compare.overfitting_table")
+    st.number_input("Early-stopping patience (epochs without a new lowest validation loss)",
+                    min_value=0, max_value=50, step=1, **kept("compare.patience"))
+    st.caption("What Keras EarlyStopping on validation loss (restoring the best weights) would "
+               "have done with this patience, replayed on the recorded curves: nothing is retrained.")
+    st.dataframe(view.early_stopping[list(REPLAY_COLUMNS)], hide_index=True,
+                 column_config=REPLAY_COLUMNS, key="compare.early_stopping_table")
+
+
+def verdict_tab(data: views.CompareData, view: views.CompareView, selected: list[str]) -> None:
+    """Says whether two selected runs or groups differ by more than seed-to-seed noise."""
+    metric_column, method_column = st.columns(2)
+    metric_column.selectbox("Metric", list(views.VERDICT_METRICS), format_func=views.VERDICT_METRICS.get,
+                            **kept("compare.verdict_metric"))
+    method_column.radio("Interval", list(METHODS), format_func=METHODS.get, horizontal=True,
+                        **kept("compare.verdict_method"))
+    verdict = views.verdict_view(data, selected, st.session_state["compare.verdict_metric"],
+                                 st.session_state["compare.verdict_method"])
+    if verdict is None:
+        st.info(views.VERDICT_NEEDS_TWO.format(count=len(selected)))
+        return
+    sentence = verdict.sentence + "."
+    if verdict.significant is None:
+        st.warning(sentence)
+        st.caption("Set 'Repeats over seeds' on the Train page to train a recipe over several seeds "
+                   "as one group; then select the two groups here.")
+    elif verdict.significant:
+        st.success(sentence)
+    else:
+        st.info(sentence)
+    st.dataframe(verdict.table, hide_index=True, key="compare.verdict_table",
+                 column_config={name: st.column_config.NumberColumn(name, format="%.4f")
+                                for name in ("mean", "std", "min", "max")})
+
+
+def budgets_tab(data: views.CompareData, view: views.CompareView, selected: list[str]) -> None:
+    """Accuracy against parameters and against seconds per epoch, with the Pareto front."""
+    datasets = views.budget_datasets(data)
+    if not datasets:
+        st.info("No completed runs yet: their accuracy, size and speed appear here.")
+        return
+    keep_choice("compare.budget_dataset", datasets, datasets[0])
+    if len(datasets) > 1:
+        st.selectbox("Dataset", datasets, format_func=views.dataset_title,
+                     help="Accuracies are comparable on one dataset only.", **kept("compare.budget_dataset"))
+    dataset = st.session_state["compare.budget_dataset"]
+    st.radio("Accuracy", list(BUDGET_METRICS), format_func=BUDGET_METRICS.get, horizontal=True,
+             **kept("compare.budget_metric"))
+    metric = st.session_state["compare.budget_metric"]
+    table = views.budget_table(data, dataset)
+    st.caption(f"Every completed run on {views.dataset_title(dataset)}; the dashed line joins the "
+               "runs no other run beats on both accuracy and cost.")
+    size, speed = st.columns(2)
+    for column, cost, key in ((size, "num_params", "compare.pareto_params_chart"),
+                              (speed, "seconds_per_epoch", "compare.pareto_seconds_chart")):
+        with column:
+            place_chart(charts.pareto_chart(table, cost, metric), key=key)
+            front = views.pareto_labels(table, cost, metric)
+            if front:
+                st.caption("On the front: " + ", ".join(front))
+    st.caption("To compare architectures at equal size, use 'Size to a parameter budget' on the "
+               "Train page: it sizes each one to a target parameter count and queues them.")
+
+
+def sweep_tab(data: views.CompareData, view: views.CompareView, selected: list[str]) -> None:
+    """A metric against a swept setting, one line per architecture."""
+    fields = views.sweep_fields(data.summary)
+    if not fields:
+        st.info("No completed runs differ in just one sweepable setting yet. Start a sweep on the "
+                "Train page (section 'Sweep one setting over several values').")
+        return
+    field_column, metric_column = st.columns(2)
+    keep_choice("compare.sweep_field", fields, fields[0])
+    field = field_column.selectbox("Swept setting", fields, **kept("compare.sweep_field"))
+    metric_column.radio("Metric", list(SWEEP_METRICS), format_func=SWEEP_METRICS.get,
+                        horizontal=True, **kept("compare.sweep_metric"))
+    families = views.sweep_families(data.summary, field)
+    indices = list(range(len(families)))
+    keep_choice("compare.sweep_family", indices, 0)
+    if len(families) > 1:
+        st.selectbox("Sweep", indices, format_func=lambda index: families[index].title,
+                     **kept("compare.sweep_family"),
+                     help="Runs that differ only in this setting (and architecture and seed).")
+    family = families[st.session_state["compare.sweep_family"]]
+    st.caption(family.title)
+    table = views.sweep_view(data, family)
+    place_chart(charts.sweep_chart(table, field, st.session_state["compare.sweep_metric"]),
+                key="compare.sweep_chart")
+    st.dataframe(table.drop(columns="run_ids"), hide_index=True, key="compare.sweep_table",
+                 column_config={**SWEEP_COLUMNS, "value": st.column_config.Column(field)})
+
+
+def advice_tab(data: views.CompareData, view: views.CompareView, selected: list[str]) -> None:
+    """The 'which architecture?' panel, computed from every completed run."""
+    st.markdown("**Which architecture?** Drawn from your completed runs (all of them, not only "
+                "the selection):")
+    lines = views.advice_lines(data)
+    st.markdown("\n".join(f"- {line}" for line in lines))
+
+
+# Tab name -> what it draws, in order; the first is open by default.
+TABS = {
+    "Curves": curves_tab, "Overfitting": overfitting_tab, "Verdict": verdict_tab,
+    "Budgets": budgets_tab, "Sweep": sweep_tab, "Advice": advice_tab,
+}

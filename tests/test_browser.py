@@ -1,0 +1,252 @@
+"""The real-browser test: `streamlit run app.py` driven by Debian's Chromium through Playwright.
+
+Opens every page by its URL, trains a tiny Transformer from the Train page's
+form through the background worker, and checks that its curves draw on the
+Train and Compare pages, that the Attention page draws a heatmap for a typed
+sentence and that Predict classifies with it, with no exception on any page.
+
+Full-page screenshots land in tests/artifacts/screenshots/ (git-ignored) for
+people to look at; with SEQLAB_UPDATE_DOCS=1 the Compare page's is also
+copied to docs/compare.png (the README's picture).
+"""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.browser_support import (
+    CHART, CHROMIUM_ARGS, DRAWN_CHART, StreamlitServer, drawn_charts, full_page_screenshot,
+    page_problems, require_chromium, wait_for_app, wait_for_charts,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
+DOCS_PICTURE = ROOT / "docs" / "compare.png"
+# URL path (Streamlit derives it from the file name, number prefix dropped) -> title on the page.
+PAGES = {"Home": ("/", "seqlab"), "Data": ("/Data", "Data"), "Train": ("/Train", "Train"),
+         "Compare": ("/Compare", "Compare runs"), "Attention": ("/Attention", "Attention"),
+         "Predict": ("/Predict", "Predict")}
+# The tiny run typed into the Train page's form (widget key -> value); the rest keeps defaults.
+TINY_FORM = {"train.sequence_length": 12, "train.embedding_dim": 8, "train.key_dim": 4,
+             "train.ff_dim": 8, "train.epochs": 2, "train.batch_size": 16}
+TRAINING_TIMEOUT_MS = 180_000  # the worker imports TensorFlow, builds and fits on 2 busy cores
+SENTENCE = "a boring movie with great music"
+
+pytestmark = pytest.mark.timeout(400)
+
+
+# ---------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app served on a free loopback port, over its own empty run store."""
+    folder = tmp_path_factory.mktemp("browser")
+    app = StreamlitServer(ROOT, folder / "seqlab_home", folder / "streamlit.log").start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium (never Playwright's download: the machines are offline)."""
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def new_page(browser):
+    """A fresh tab (so a fresh Streamlit session) with generous waits."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    # Uncaught errors of the page's JavaScript (a chart vega cannot draw, say); check_and_keep reads them.
+    page.script_errors = []
+    page.on("pageerror", lambda error: page.script_errors.append(str(error)))
+    return page
+
+
+@pytest.fixture
+def page(request, browser, server):
+    """A fresh tab; when the test fails, its last picture and the server's log are kept."""
+    failures = request.session.testsfailed
+    tab = new_page(browser)
+    yield tab
+    if request.session.testsfailed > failures:
+        name = re.sub(r"[^\w.-]+", "_", request.node.name)
+        full_page_screenshot(tab, SCREENSHOTS / f"failed-{name}.png")
+        print(f"screenshot: {SCREENSHOTS / f'failed-{name}.png'}\nserver log:\n{server.log()[-5000:]}")
+    tab.context.close()
+
+
+@pytest.fixture(scope="module")
+def trained_run(browser, server):
+    """Trains a tiny Transformer from the Train page's form; returns its run id."""
+    (SCREENSHOTS / "Train-timeout.png").unlink(missing_ok=True)
+    tab = new_page(browser)
+    try:
+        open_page(tab, server, "Train")
+        choose(tab, "train.arch", "transformer")
+        for key, value in TINY_FORM.items():
+            type_number(tab, key, value)
+        # XLA compilation would take longer than the whole tiny fit.
+        set_checkbox(tab, "train.jit_compile", False)
+        widget(tab, "train.start").locator("button").click()
+
+        notice = tab.locator('[data-testid="stAlertContentSuccess"]', has_text="Queued 1 run(s)")
+        notice.wait_for()
+        run_id = re.search(r"Queued 1 run\(s\): (\S+)\.", notice.inner_text()).group(1)
+
+        finished = tab.locator('[data-testid="stMarkdownContainer"]',
+                               has_text=re.compile(rf"Latest: .*{re.escape(run_id)} · "))
+        try:
+            finished.wait_for(timeout=TRAINING_TIMEOUT_MS)
+        except Exception as error:
+            full_page_screenshot(tab, SCREENSHOTS / "Train-timeout.png")
+            raise AssertionError(f"run {run_id} did not finish within {TRAINING_TIMEOUT_MS // 1000} s; "
+                                 f"server and worker output:\n{server.log()}") from error
+        assert "completed" in finished.inner_text(), f"{finished.inner_text()}\n{server.log()}"
+        assert not page_problems(tab), page_problems(tab)
+        return run_id
+    finally:
+        tab.context.close()
+
+
+# ----------------------------------------------------------------- helpers
+def widget(page, key: str):
+    """The element holding the widget with Streamlit key `key` (dots become dashes in the class)."""
+    return page.locator(f".st-key-{key.replace('.', '-')}")
+
+
+def open_page(page, server, name: str) -> None:
+    """Opens a page by its URL and waits until it has rendered; checks its title."""
+    path, title = PAGES[name]
+    page.goto(server.url + path)
+    wait_for_app(page)
+    heading = page.locator("h1").first
+    assert heading.inner_text().strip() == title, f"{path}: title {heading.inner_text()!r}"
+
+
+def choose(page, key: str, option: str) -> None:
+    """Picks `option` in the selectbox with key `key`."""
+    box = widget(page, key).get_by_role("combobox")
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    assert box.input_value() == option
+
+
+def type_number(page, key: str, value: int | float) -> None:
+    """Types `value` into the number input with key `key` (Tab commits it, as a person would)."""
+    box = widget(page, key).locator("input")
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def set_checkbox(page, key: str, checked: bool) -> None:
+    box = widget(page, key).locator("input[type=checkbox]")
+    if box.is_checked() != checked:
+        widget(page, key).locator("label").click()
+    assert box.is_checked() == checked
+
+
+def check_and_keep(page, name: str, suffix: str = "") -> Path:
+    """Saves a full-page screenshot and asserts the page shows no exception or error."""
+    path = SCREENSHOTS / f"{name}{suffix}.png"
+    full_page_screenshot(page, path)
+    problems = page_problems(page) + [f"script error: {error}" for error in page.script_errors]
+    assert not problems, f"{name}: {problems} (screenshot: {path})"
+    return path
+
+
+def heatmap_labels(page) -> list[list[str]]:
+    """The axis labels of each drawn chart made of rects (the attention heatmaps)."""
+    return [chart["labels"] for chart in drawn_charts(page) if chart["rects"]]
+
+
+# ------------------------------------------------------------------- tests
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_opens_by_its_url_on_an_empty_store(page, server, name):
+    open_page(page, server, name)
+    check_and_keep(page, name, "-empty")
+
+
+def test_training_from_the_form_completes_with_the_form_settings(server, trained_run):
+    from seqlab.store import RunStore
+
+    record = RunStore(server.home).get_run(trained_run)
+    assert record.status == "completed", record.message
+    assert (record.config.model.arch, record.config.data.sequence_length,
+            record.config.train.epochs, record.config.train.jit_compile) == ("transformer", 12, 2, False)
+    assert len(RunStore(server.home).epochs(trained_run)) == 2
+
+
+def test_train_page_draws_the_finished_runs_curves(page, server, trained_run):
+    open_page(page, server, "Train")
+    # The finished run's card: the innermost block holding its "Latest: ..." line and a drawn chart.
+    card = (page.locator('[data-testid="stVerticalBlock"]')
+            .filter(has_text=re.compile(rf"Latest: .*{re.escape(trained_run)}"))
+            .filter(has=page.locator(DRAWN_CHART)).last)
+    card.wait_for()
+    # Training and validation curves: at least two lines.
+    assert any(chart["lines"] >= 2 for chart in drawn_charts(page)), drawn_charts(page)
+    check_and_keep(page, "Train")
+
+
+def test_compare_page_overlays_the_runs_curves(page, server, trained_run):
+    open_page(page, server, "Compare")
+    assert trained_run in widget(page, "compare.selected").inner_text()
+    # Loss and accuracy overlays (train and validation lines), and the generalization gap.
+    wait_for_charts(page, count=3)
+    charts = drawn_charts(page)
+    assert sum(chart["lines"] >= 2 for chart in charts) >= 2, charts
+    assert all(chart["lines"] + chart["points"] > 0 for chart in charts), charts
+    path = check_and_keep(page, "Compare")
+    if os.environ.get("SEQLAB_UPDATE_DOCS") == "1":
+        DOCS_PICTURE.parent.mkdir(exist_ok=True)
+        shutil.copyfile(path, DOCS_PICTURE)
+
+
+def test_attention_page_draws_a_heatmap_for_a_typed_sentence(page, server, trained_run):
+    open_page(page, server, "Attention")
+    assert trained_run in widget(page, "attention.run_id").get_by_role("combobox").input_value()
+    wait_for_charts(page, count=2)  # all heads of the last layer, and one head enlarged
+    before = heatmap_labels(page)
+    sentence = widget(page, "attention.text").locator("input")
+    sentence.fill(SENTENCE)
+    sentence.press("Enter")
+    page.wait_for_function(
+        """([chart, before]) => {
+            const heatmaps = [...document.querySelectorAll(chart)].filter(c => c.querySelector('.mark-rect path'));
+            const labels = heatmaps.map(c => [...c.querySelectorAll('.role-axis-label text')].map(t => t.textContent));
+            return heatmaps.length >= 2 && JSON.stringify(labels) !== JSON.stringify(before);
+        }""",
+        arg=[CHART, before], timeout=60_000)
+    wait_for_app(page)
+    # Both heatmaps have the typed words (or [UNK] for words outside the vocabulary) on their axes.
+    allowed = set(SENTENCE.split()) | {"[UNK]"}
+    for labels in heatmap_labels(page):
+        tokens = {label.split(":", 1)[-1] for label in labels}
+        assert tokens and tokens <= allowed, labels
+    check_and_keep(page, "Attention")
+
+
+def test_predict_page_classifies_with_the_run(page, server, trained_run):
+    open_page(page, server, "Predict")
+    assert trained_run in widget(page, "predict.run_ids").inner_text()
+    wait_for_charts(page)
+    # One bar chart of class probabilities per text.
+    assert all(chart["rects"] > 0 for chart in drawn_charts(page)), drawn_charts(page)
+    check_and_keep(page, "Predict")
+
+
+def test_home_and_data_pages_render_with_a_run_in_the_store(page, server, trained_run):
+    open_page(page, server, "Home")
+    check_and_keep(page, "Home")
+    open_page(page, server, "Data")
+    wait_for_charts(page, count=3)  # label balance, length histogram, tokens and padding
+    check_and_keep(page, "Data")
