@@ -37,8 +37,13 @@ LOG_FOLDER = "logs"
 # The folder holding the `seqlab` package: the worker's cwd and PYTHONPATH.
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 
-_spawned: list[subprocess.Popen] = []
+# Worker processes this process started (pid bookkeeping only, no user
+# state): reaped so none stays a zombie, and watched for crashes at start-up.
+_spawned: list[tuple[subprocess.Popen, float, Path]] = []
 _spawned_lock = threading.Lock()
+_start_crashes: list[Path] = []  # logs of workers that died soon after starting
+START_CRASH_LIMIT = 3  # after this many, queued runs fail with the log's words
+START_CRASH_SECONDS = 30.0
 
 
 def queue_runs(
@@ -99,6 +104,8 @@ def ensure_worker(store: RunStore, *, command: Sequence[str] | None = None) -> i
     """
     _reap_spawned()
     store.reap_dead_runs()
+    if _fail_queue_after_start_crashes(store):
+        return None
     with _lock(store.home / LOCK_FILE):
         live = store.live_workers()
         if live:
@@ -289,17 +296,52 @@ def _spawn_worker(store: RunStore, command: Sequence[str] | None) -> int:
             list(command), cwd=PACKAGE_PARENT, env=env, stdin=subprocess.DEVNULL,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-    starting.rename(log_folder / f"worker-{process.pid}.log")
+    log_path = log_folder / f"worker-{process.pid}.log"
+    starting.rename(log_path)
     with _spawned_lock:
-        _spawned.append(process)
+        _spawned.append((process, time.time(), log_path))
     _log(f"started worker {process.pid}: {' '.join(command)}")
     return process.pid
 
 
 def _reap_spawned() -> None:
-    """Waits for workers this process started that have exited, so none stays a zombie."""
+    """Waits for workers this process started that have exited, so none stays a zombie.
+
+    A worker that exits with an error soon after starting (a broken install, a
+    bad environment) is remembered, so the app does not restart it forever.
+    """
     with _spawned_lock:
-        _spawned[:] = [process for process in _spawned if process.poll() is None]
+        alive = []
+        for process, started, log_path in _spawned:
+            code = process.poll()
+            if code is None:
+                alive.append((process, started, log_path))
+            elif code != 0 and time.time() - started < START_CRASH_SECONDS:
+                _start_crashes.append(log_path)
+            else:
+                _start_crashes.clear()
+        _spawned[:] = alive
+
+
+def _fail_queue_after_start_crashes(store: RunStore) -> bool:
+    """Fails the queued runs once workers keep dying at start; True if it did."""
+    with _spawned_lock:
+        if len(_start_crashes) < START_CRASH_LIMIT:
+            return False
+        log_path = _start_crashes[-1]
+        _start_crashes.clear()
+    try:
+        lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        lines = []
+    reason = lines[-1].strip() if lines else "no output"
+    for record in store.list_runs(statuses=["queued"]):
+        store.finish_run(
+            record.run_id, "failed",
+            message=f"the worker process could not start ({START_CRASH_LIMIT} tries): "
+                    f"{reason[:300]} (log: {log_path})",
+        )
+    return True
 
 
 @contextlib.contextmanager

@@ -266,3 +266,20 @@ def test_concurrent_sessions_start_one_worker_that_trains_the_queue(store, worke
     assert [p.name for p in (store.home / "logs").iterdir()] == [f"worker-{pids[0]}.log"]
     _wait_for(lambda: (jobs._reap_spawned(), not pid_alive(pids[0]))[1], "the idle worker to exit")
     assert not jobs.worker_alive(store)
+
+
+def test_worker_that_keeps_crashing_at_start_fails_the_queue_with_its_words(store, tmp_path):
+    script = tmp_path / "broken_worker.py"
+    script.write_text("import sys\nprint('ImportError: no module named nowhere')\nsys.exit(3)\n")
+    run_id = store.create_run(RunConfig())
+    for _ in range(jobs.START_CRASH_LIMIT):
+        pid = jobs.ensure_worker(store, command=[sys.executable, str(script)])
+        assert pid is not None
+        deadline = time.time() + 20
+        while any(p.pid == pid and p.poll() is None for p, _, _ in jobs._spawned) and time.time() < deadline:
+            time.sleep(0.05)
+        store.unregister_worker(pid)
+    assert jobs.ensure_worker(store, command=[sys.executable, str(script)]) is None
+    record = store.get_run(run_id)
+    assert record.status == "failed"
+    assert "could not start" in record.message and "no module named nowhere" in record.message
