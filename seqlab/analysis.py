@@ -45,6 +45,8 @@ KEY_HYPERPARAMETERS = (
 # Advice and sweeps compare finished recipes only: a stopped or running run's
 # curves are cut short and would look worse (or better) than the recipe is.
 COMPLETED_STATUSES = ("completed",)
+# Settings that may differ between the runs of one sweep besides the swept one.
+SWEEP_FREE_COLUMNS = ("model.arch", "seed", "name")
 MIN_SEEDS = 3
 # Two architectures closer than this in best validation accuracy are "tied"
 # for the advice panel: on small validation sets it is about one example in 100.
@@ -713,6 +715,39 @@ def sweep_table(
     return table.reset_index().rename(columns={vary: "value"})[columns]
 
 
+def sweep_families(summary: pd.DataFrame, vary: str) -> list[list[str]]:
+    """Finds the sweeps over one setting among completed runs.
+
+    Runs form one family when every config setting but `vary`,
+    `SWEEP_FREE_COLUMNS` (and data.synthetic_length when `vary` is
+    data.sequence_length: a sweep on synthetic data moves both) is equal, so
+    unrelated runs never land on one sweep chart. A family needs at least two
+    values of `vary`.
+
+    Args:
+        summary: `run_summary_table(...)`.
+        vary: a config column such as "data.sequence_length".
+
+    Returns:
+        The run ids of each family (in summary order), the largest family first.
+    """
+    done = summary[summary["status"].isin(COMPLETED_STATUSES) & summary["best_val_accuracy"].notna()]
+    if done.empty or vary not in done:
+        return []
+    free = {vary, *SWEEP_FREE_COLUMNS}
+    if vary == "data.sequence_length":
+        free.add("data.synthetic_length")
+    fixed = [column for column in done.columns if "." in column and column not in free]
+    # Plain tuples: a pandas groupby over ~30 columns costs far more for a few dozen runs.
+    members: dict[tuple, list[int]] = {}
+    for position, key in enumerate(zip(*(done[column].tolist() for column in fixed))):
+        members.setdefault(key, []).append(position)
+    values, run_ids = done[vary].tolist(), done["run_id"].tolist()
+    families = [[run_ids[p] for p in positions] for positions in members.values()
+                if len({values[p] for p in positions}) >= 2]
+    return sorted(families, key=len, reverse=True)
+
+
 # ------------------------------------------------------------------ advice
 def advice(summary: pd.DataFrame, curves: pd.DataFrame) -> list[str]:
     """Returns the "which architecture?" panel, computed from completed runs.
@@ -781,6 +816,7 @@ def _advice_for(runs: pd.DataFrame, curves: pd.DataFrame) -> list[str]:
             lines.append("parameters: " + ", ".join(f"{a} {_count_text(p)}" for a, p in size.items()))
         lines.extend(_trade_off(per_arch))
         lines.extend(_close_call(runs, per_arch))
+        lines.extend(_sweep_lines(runs))
     lines.extend(_overfitting_lines(runs))
     lines.extend(_still_improving_lines(runs, curves))
     lines.extend(_untried_settings(runs))
@@ -794,6 +830,12 @@ def _trade_off(per_arch: pd.DataFrame) -> list[str]:
     most_accurate = per_arch.index[0]
     fastest = speed.idxmin()
     if fastest == most_accurate:
+        second = per_arch.index[1]
+        best, close = per_arch["accuracy"].iloc[0], per_arch["accuracy"].iloc[1]
+        if best - close < CLOSE_ACCURACY and second in speed:
+            return [f"{fastest} and {second} reached about the same best validation accuracy "
+                    f"({best:.3f} vs {close:.3f}); {fastest} trained {speed[second] / speed[fastest]:.1f}x "
+                    f"faster per epoch"]
         runner_up = speed.drop(fastest).idxmin()
         ratio = speed[runner_up] / speed[fastest]
         return [f"{fastest} is both the most accurate and the fastest: {ratio:.1f}x faster per epoch than {runner_up}"]
@@ -813,10 +855,15 @@ def _trade_off(per_arch: pd.DataFrame) -> list[str]:
 
 
 def _close_call(runs: pd.DataFrame, per_arch: pd.DataFrame) -> list[str]:
-    """Settles, or says how to settle, the race between the two leading architectures."""
+    """Settles, or says how to settle, the race between the two leading architectures.
+
+    Only seeds of one recipe are compared (each architecture's best one):
+    runs that differ in a setting, such as the points of a sweep, are not
+    seed-to-seed noise.
+    """
     first, second = per_arch.index[:2]
     gap = per_arch.loc[first, "accuracy"] - per_arch.loc[second, "accuracy"]
-    values = {arch: runs.loc[runs["arch"] == arch, "best_val_accuracy"] for arch in (first, second)}
+    values = {arch: _best_recipe(runs[runs["arch"] == arch])["best_val_accuracy"] for arch in (first, second)}
     if min(len(values[first]), len(values[second])) >= MIN_SEEDS:
         result = compare_groups(values[first], values[second], labels=(first, second))
         return [result["verdict"]]
@@ -824,9 +871,57 @@ def _close_call(runs: pd.DataFrame, per_arch: pd.DataFrame) -> list[str]:
         return [
             f"{first} and {second} are within {gap:.3f} of each other: repeat each over "
             f"{MIN_SEEDS} seeds to tell them apart (currently {len(values[first])} and "
-            f"{len(values[second])} runs)"
+            f"{len(values[second])} runs of each one's best settings)"
         ]
     return []
+
+
+def _best_recipe(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs sharing every config setting (all but the seed) with the most accurate run."""
+    columns = [column for column in runs.columns if "." in column]
+    settings = runs[columns].astype(str)
+    best = settings.loc[runs["best_val_accuracy"].idxmax()]
+    return runs[settings.eq(best).all(axis=1)]
+
+
+def _sweep_lines(runs: pd.DataFrame) -> list[str]:
+    """Reads each sweep of several architectures point by point: who leads where, and the cost."""
+    from seqlab.experiments import SWEEPABLE
+
+    lines = []
+    for vary in SWEEPABLE:
+        for run_ids in sweep_families(runs, vary):
+            table = sweep_table(runs[runs["run_id"].isin(run_ids)], vary)
+            if table["arch"].nunique() < 2:
+                continue
+            points = []
+            for value, point in table.groupby("value", sort=True):
+                if len(point) < 2:
+                    continue
+                lead, runner_up = point.sort_values("val_accuracy", ascending=False).iloc[:2].itertuples()
+                if lead.val_accuracy - runner_up.val_accuracy < CLOSE_ACCURACY:
+                    points.append(f"at {_setting_text(value)} {lead.arch} and {runner_up.arch} tie "
+                                  f"({lead.val_accuracy:.3f})")
+                else:
+                    points.append(f"at {_setting_text(value)} {lead.arch} leads {runner_up.arch} "
+                                  f"({lead.val_accuracy:.3f} vs {runner_up.val_accuracy:.3f})")
+            if not points:
+                continue
+            lines.append(f"along {vary}: " + "; ".join(points))
+            costs = []
+            for arch, part in table.dropna(subset=["seconds_per_epoch"]).groupby("arch", sort=False):
+                low, high = part.iloc[0], part.iloc[-1]
+                if len(part) > 1 and low["seconds_per_epoch"] > 0:
+                    costs.append(f"{arch} {low['seconds_per_epoch']:.2f} to {high['seconds_per_epoch']:.2f} "
+                                 f"({high['seconds_per_epoch'] / low['seconds_per_epoch']:.1f}x)")
+            if costs:
+                lines.append(f"seconds per epoch from {vary} {_setting_text(table['value'].min())} to "
+                             f"{_setting_text(table['value'].max())}: " + ", ".join(costs))
+            if table["n_runs"].max() < MIN_SEEDS:
+                lines.append(f"the {vary} sweep has {table['n_runs'].max()} run(s) per point: repeat it with "
+                             f"{MIN_SEEDS} seeds per point to see which of these gaps exceed the "
+                             f"seed-to-seed noise")
+    return lines
 
 
 def _overfitting_lines(runs: pd.DataFrame) -> list[str]:
@@ -1038,26 +1133,67 @@ def _overfit_epochs(sorted_epochs: pd.DataFrame) -> dict[Any, float]:
 
 
 def _labels_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """run_id, label (unique), arch, group_id, group_label for every run."""
+    """run_id, label (unique), arch, group_id, group_label for every run.
+
+    Runs (and groups) sharing a label get the settings that tell them apart
+    appended ("lstm 32u x1 seed 2", "lstm 32u x1 sequence_length 60"); only
+    true duplicates fall back to their id.
+    """
     runs = _runs_frame(runs)
     table = runs[["run_id", "label", "arch", "group_id"]].copy()
     run_names = table["run_id"].astype(str)
     raw = table["label"].astype("object").where(table["label"].notna() & (table["label"].astype(str) != ""), run_names)
     raw = raw.astype(str)
-    # Seeds of one recipe share a label: name them by seed, else by run id.
-    label = raw
-    if "seed" in runs:
-        label = raw.where(~raw.duplicated(keep=False), raw + " seed " + runs["seed"].astype(str))
+    settings = _setting_columns(runs)
+    label = _told_apart(raw, runs, settings)
     table["label"] = label.where(~label.duplicated(keep=False), raw + " #" + run_names)
     table["group_id"] = table["group_id"].astype("object").where(table["group_id"].notna(), None)
     grouped = table["group_id"].notna()
-    first_label = raw[grouped].groupby(table.loc[grouped, "group_id"]).transform("first")
-    groups = pd.DataFrame({"group_id": table.loc[grouped, "group_id"], "name": first_label}).drop_duplicates("group_id")
-    clash = groups["name"].duplicated(keep=False)
-    groups["name"] = groups["name"].where(~clash, groups["name"] + " #" + groups["group_id"].astype(str))
-    table["group_label"] = table["group_id"].map(dict(zip(groups["group_id"], groups["name"])))
+    first = runs[grouped].drop_duplicates("group_id")
+    names = _told_apart(raw[first.index], first, [c for c in settings if c != "seed"])
+    names = names.where(~names.duplicated(keep=False), names + " #" + first["group_id"].astype(str))
+    table["group_label"] = table["group_id"].map(dict(zip(first["group_id"], names)))
     table["group_label"] = table["group_label"].astype("object").where(grouped, None)
     return table
+
+
+def _setting_columns(runs: pd.DataFrame) -> list[str]:
+    """Config columns that can tell runs apart, the usual suspects first, the seed last."""
+    config = [c for c in runs.columns if "." in c]
+    ordered = [c for c in KEY_HYPERPARAMETERS if c in config] + [c for c in config if c not in KEY_HYPERPARAMETERS]
+    return ordered + (["seed"] if "seed" in runs else [])
+
+
+def _told_apart(names: pd.Series, runs: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Appends to each shared name the settings that tell apart the runs sharing it.
+
+    Settings are taken in `columns` order, each only if it splits the runs
+    further, until every run has its own name; so a setting that moves with
+    one already named (the synthetic length of a swept sequence length) is
+    left out.
+    """
+    names = names.copy()
+    for _, clash in runs.groupby(names, sort=False):
+        if len(clash) < 2:
+            continue
+        chosen: list[str] = []
+        distinct = 1
+        for column in columns:
+            count = len(clash[chosen + [column]].astype(str).drop_duplicates())
+            if count > distinct:
+                chosen.append(column)
+                distinct = count
+            if distinct == len(clash):
+                break
+        for index, row in clash.iterrows():
+            parts = [f"{column.rpartition('.')[2]} {_setting_text(row[column])}" for column in chosen]
+            if parts:
+                names[index] = f"{names[index]} {', '.join(parts)}"
+    return names
+
+
+def _setting_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _with_labels(frame: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:

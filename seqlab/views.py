@@ -583,8 +583,6 @@ GROUP_COLUMNS = ["label", "arch", "n_runs", "best_val_accuracy", "final_val_accu
                  "test_accuracy", "seconds_per_epoch"]
 OVERFITTING_COLUMNS = ["run_id", "label", "arch", "epochs_run", "best_epoch", "best_val_accuracy",
                        "overfit_epoch", "gap_final", "explanation"]
-# Settings that may differ between the runs of one sweep besides the swept one.
-SWEEP_FREE_FIELDS = ("model.arch", "seed", "name")
 
 
 @dataclass
@@ -799,7 +797,8 @@ def verdict_view(data: CompareData, selected: Sequence[str], metric: str = "best
 
 def completed_summary(data: CompareData) -> pd.DataFrame:
     """Returns the summary rows of completed runs that recorded a validation accuracy."""
-    return _completed(data.summary)
+    summary = data.summary
+    return summary[summary["status"].isin(analysis.COMPLETED_STATUSES) & summary["best_val_accuracy"].notna()]
 
 
 def budget_datasets(data: CompareData) -> list[str]:
@@ -831,54 +830,25 @@ class SweepFamily:
 
 
 def sweep_families(summary: pd.DataFrame, field: str) -> list[SweepFamily]:
-    """Finds sweeps over `field` among completed runs, the largest first.
-
-    Runs belong to one family when every config setting but `field`,
-    `SWEEP_FREE_FIELDS` (and `data.synthetic_length` when sweeping the
-    sequence length: a sweep of synthetic data moves both) is equal; a family
-    needs at least two values of `field`. So unrelated runs never land on one
-    chart.
-    """
-    done = _completed(summary)
+    """Returns `analysis.sweep_families` over `field`, each with a title, the largest first."""
+    rows = summary.set_index("run_id", drop=False)
     families = []
-    for positions in _sweep_positions(done, field):
-        part = done.iloc[positions]
+    for run_ids in analysis.sweep_families(summary, field):
+        part = rows.loc[run_ids]
         archs = ", ".join(dict.fromkeys(part["arch"]))
         shown = ", ".join(f"{value:g}" if isinstance(value, (int, float)) else str(value)
                           for value in sorted(part[field].unique()))
         title = (f"{dataset_title(part['data.dataset'].iloc[0])} · {archs} · {field} = {shown} · "
                  f"{len(part)} runs of {part['train.epochs'].iloc[0]} epochs")
-        families.append(SweepFamily(field, tuple(part["run_id"]), title))
-    return sorted(families, key=lambda family: -len(family.run_ids))
+        families.append(SweepFamily(field, tuple(run_ids), title))
+    return families
 
 
 def sweep_fields(summary: pd.DataFrame) -> list[str]:
     """Returns the sweepable settings some completed runs were swept over."""
     from seqlab.experiments import SWEEPABLE
 
-    done = _completed(summary)
-    return [field for field in SWEEPABLE if _sweep_positions(done, field)]
-
-
-def _completed(summary: pd.DataFrame) -> pd.DataFrame:
-    return summary[summary["status"].isin(analysis.COMPLETED_STATUSES) & summary["best_val_accuracy"].notna()]
-
-
-def _sweep_positions(done: pd.DataFrame, field: str) -> list[list[int]]:
-    """Row positions of each family of `done` swept over `field` (see `sweep_families`)."""
-    if done.empty or field not in done:
-        return []
-    free = {field, *SWEEP_FREE_FIELDS}
-    if field == "data.sequence_length":
-        free.add("data.synthetic_length")
-    fixed = [column for column in done.columns if "." in column and column not in free]
-    # Plain tuples: grouping by ~30 columns in pandas costs far more for a few dozen runs.
-    members: dict[tuple, list[int]] = {}
-    for position, key in enumerate(zip(*(done[column].tolist() for column in fixed))):
-        members.setdefault(key, []).append(position)
-    values = done[field].tolist()
-    return [positions for positions in members.values()
-            if len({values[position] for position in positions}) >= 2]
+    return [field for field in SWEEPABLE if analysis.sweep_families(summary, field)]
 
 
 def sweep_view(data: CompareData, family: SweepFamily) -> pd.DataFrame:

@@ -448,3 +448,51 @@ def test_sweep_table_averages_seeds_per_architecture_and_value():
 def test_sweep_table_names_the_bad_column():
     with pytest.raises(ValueError, match="data.sequence_lenght"):
         analysis.sweep_table(pd.DataFrame({"run_id": [], "arch": []}), "data.sequence_lenght")
+
+
+# ------------------------------------------------------- sweeps in advice
+def sweep_runs(levels, seconds=None, extra=()):
+    """Completed runs of lstm and transformer over data.sequence_length; levels: (arch, length) -> accuracy."""
+    seconds = seconds or {}
+    epochs = make_epochs({f"{arch}{length}": {"val_loss": [0.5, 0.4], "val_accuracy": [0.5, level],
+                                              "seconds": [5.0, seconds.get((arch, length), 1.0)]}
+                          for (arch, length), level in {**levels, **dict(extra)}.items()})
+    runs = make_runs(*[{"run_id": f"{arch}{length}", "arch": arch, "label": f"{arch} 32u x1",
+                        "data.sequence_length": length, "data.synthetic_length": length}
+                       for arch, length in {**levels, **dict(extra)}])
+    return analysis.run_summary_table(epochs, runs), analysis.curves_table(epochs, runs)
+
+
+def test_shared_labels_name_the_setting_that_differs():
+    summary, _ = sweep_runs({("lstm", 20): 0.9, ("lstm", 60): 0.5})
+    labels = summary.set_index("run_id")["label"]
+    # The synthetic length moves with the sequence length, so it is not named twice.
+    assert labels.to_dict() == {"lstm20": "lstm 32u x1 sequence_length 20",
+                                "lstm60": "lstm 32u x1 sequence_length 60"}
+
+
+def test_sweep_families_keep_unrelated_runs_apart():
+    summary, _ = sweep_runs({("lstm", 20): 0.9, ("lstm", 60): 0.5, ("transformer", 20): 0.9,
+                             ("transformer", 60): 0.8})
+    other = summary.iloc[[0]].assign(run_id="wide", **{"model.units": 64, "data.sequence_length": 40})
+    families = analysis.sweep_families(pd.concat([summary, other]), "data.sequence_length")
+    assert [sorted(family) for family in families] == [["lstm20", "lstm60", "transformer20", "transformer60"]]
+    assert analysis.sweep_families(summary, "model.units") == []  # one value only
+
+
+def test_advice_reads_a_sweep_point_by_point():
+    levels = {("lstm", 20): 1.0, ("lstm", 60): 0.515, ("transformer", 20): 1.0, ("transformer", 60): 0.93}
+    seconds = {("lstm", 20): 0.1, ("lstm", 60): 0.15, ("transformer", 20): 0.12, ("transformer", 60): 0.36}
+    lines = analysis.advice(*sweep_runs(levels, seconds))
+    assert ("along data.sequence_length: at 20 lstm and transformer tie (1.000); "
+            "at 60 transformer leads lstm (0.930 vs 0.515)") in lines, lines
+    assert any("transformer 0.12 to 0.36 (3.0x)" in line for line in lines), lines
+    assert any("reached about the same best validation accuracy (1.000 vs 1.000)" in line for line in lines)
+    assert any("1 run(s) per point: repeat it with 3 seeds per point" in line for line in lines), lines
+
+
+def test_advice_never_treats_sweep_points_as_seeds():
+    levels = {(arch, length): 0.8 + 0.001 * length for arch in ("lstm", "transformer") for length in (20, 40, 60)}
+    lines = analysis.advice(*sweep_runs(levels))
+    assert not any("seeds)" in line and "noise" in line for line in lines), lines
+    assert any("currently 1 and 1 runs of each one's best settings" in line for line in lines), lines

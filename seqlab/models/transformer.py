@@ -110,8 +110,12 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.dropout_rate = dropout_rate
         # flash_attention=False: flash kernels cannot return the attention
         # weights, which the attention page reads from this same layer.
+        # No dropout on the attention weights themselves (as in Keras's text
+        # classification example): drawing a random mask of (batch, heads, T, T)
+        # every step costs more on CPU than the rest of the block; dropout is
+        # applied to the block's outputs below instead.
         self.attention = keras.layers.MultiHeadAttention(
-            num_heads=num_heads, key_dim=key_dim, dropout=dropout_rate,
+            num_heads=num_heads, key_dim=key_dim, dropout=0.0,
             flash_attention=False, name="attention",
         )
         self.attention_dropout = keras.layers.Dropout(dropout_rate, name="attention_dropout")

@@ -191,7 +191,9 @@ def sweep_tab(data: views.CompareData, view: views.CompareView, selected: list[s
     table = views.sweep_view(data, family)
     place_chart(charts.sweep_chart(table, field, st.session_state["compare.sweep_metric"]),
                 key="compare.sweep_chart")
-    st.dataframe(table.drop(columns="run_ids"), hide_index=True, key="compare.sweep_table",
+    # One seed per point has no spread: leave the empty column out.
+    hidden = ["run_ids"] + (["val_accuracy_std"] if table["val_accuracy_std"].isna().all() else [])
+    st.dataframe(table.drop(columns=hidden), hide_index=True, key="compare.sweep_table",
                  column_config={**SWEEP_COLUMNS, "value": st.column_config.Column(field)})
 
 
