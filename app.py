@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="seqlab", page_icon="🧪", layout="wide")
+st.set_page_config(page_title="seqlab", page_icon=":material/science:", layout="wide")
 
 from seqlab import jobs, views  # noqa: E402 - set_page_config must come first
 from seqlab.config import presets  # noqa: E402
@@ -29,7 +29,7 @@ with error_boundary("Cannot queue this preset"):
             st.caption(f"{preset['description']} ({len(preset['runs'])} runs: "
                        f"{', '.join(config.label() for config in preset['runs'])})")
             if not imdb_found and any(c.data.dataset == "imdb" for c in preset["runs"]):
-                st.caption("⚠️ Needs IMDB, which was not found locally (see below): "
+                st.caption(":material/warning: Needs IMDB, which was not found locally (see below): "
                            "these runs will try to download it.")
             if st.button("Queue these runs", key=f"home.preset.{index}"):
                 jobs.queue_runs(store, preset["runs"], group_id=None)
@@ -49,9 +49,14 @@ with error_boundary():
         st.warning(status.message)
 
 st.subheader("Pages")
-links = st.columns(5)
-links[0].page_link("pages/1_Data.py", label="Data: texts, lengths, tokens", icon="📄")
-links[1].page_link("pages/2_Train.py", label="Train: design and watch runs", icon="🏋️")
-links[2].page_link("pages/3_Compare.py", label="Compare: overlay curves", icon="📈")
-links[3].page_link("pages/4_Attention.py", label="Attention: heatmaps", icon="🔍")
-links[4].page_link("pages/5_Predict.py", label="Predict: side by side", icon="🎯")
+# Material icons ship with Streamlit; emoji need a font the browser may not have.
+PAGE_LINKS = (
+    ("pages/1_Data.py", "Data: texts, lengths, tokens", ":material/description:"),
+    ("pages/2_Train.py", "Train: design and watch runs", ":material/model_training:"),
+    ("pages/3_Compare.py", "Compare: overlay curves", ":material/stacked_line_chart:"),
+    ("pages/4_Attention.py", "Attention: heatmaps", ":material/grid_view:"),
+    ("pages/5_Predict.py", "Predict: side by side", ":material/label:"),
+)
+links = st.columns(3)  # three a row: five would cut the labels short
+for index, (page, label, icon) in enumerate(PAGE_LINKS):
+    links[index % 3].page_link(page, label=label, icon=icon)

@@ -12,8 +12,10 @@ is its own:
   silent   seqlab's compiled model fitted with no reporting callback: the
            difference to `seqlab` is what live reporting costs.
 
-Samples/s are measured on the epochs after the first (the first pays for
-tracing/compiling), over the training split, validation included in both.
+Samples/s come from the fastest epoch after the first (the first pays for
+tracing/compiling; the fastest, as `timeit` does, because other work on a
+shared 2-core machine only ever slows an epoch down), over the training split,
+validation included in both.
 
 Usage:
     python bench/train_throughput.py [--subset 5000] [--epochs 3] [--arch lstm,gru,...]
@@ -101,7 +103,7 @@ def run_variant(variant: str, config: RunConfig, home: str) -> dict:
     steady = seconds[1:] or seconds
     return {
         "variant": variant, "arch": config.model.arch, "status": status,
-        "samples_per_second": n_train / (sum(steady) / len(steady)),
+        "samples_per_second": n_train / min(steady),
         "epoch_seconds": seconds, "test_accuracy": test_accuracy,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "train_examples": n_train, "dataset": dataset.description,

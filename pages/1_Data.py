@@ -2,22 +2,30 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Data · seqlab", page_icon="📄", layout="wide")
+st.set_page_config(page_title="Data · seqlab", page_icon=":material/description:", layout="wide")
 
 from seqlab import charts, views  # noqa: E402 - set_page_config must come first
-from seqlab.config import FIELD_HELP, SIDES  # noqa: E402
+from seqlab.config import FIELD_HELP, SIDES, DataConfig  # noqa: E402
 from seqlab.data import dataset_summary_table, examples_table  # noqa: E402
 from seqlab.ui import (  # noqa: E402
-    error_boundary, get_store, imdb_status, init_state, keep_choice, load_dataset, place_chart,
-    tokenization_table,
+    error_boundary, follow_dataset, get_store, imdb_status, init_state, keep_choice, load_dataset,
+    place_chart, tokenization_table,
 )
 from seqlab.ui.forms import set_form_values  # noqa: E402
 from seqlab.ui.widgets import accept_upload  # noqa: E402
 
+SPLIT_COLUMNS = {
+    "mean_tokens": st.column_config.NumberColumn("mean tokens", format="%.1f"),
+    "median_tokens": st.column_config.NumberColumn("median tokens", format="%.1f"),
+    "p95_tokens": st.column_config.NumberColumn("95th percentile tokens", format="%.1f"),
+}
+
 store = get_store()
+DEFAULTS = DataConfig()  # the Train form starts from the same values
 init_state({
-    "data.dataset": "toy", "data.sequence_length": 20, "data.vocabulary_size": 20000,
-    "data.truncation": "post", "data.padding": "post", "data.subset": 2000,
+    "data.dataset": DEFAULTS.dataset, "data.vocabulary_size": DEFAULTS.vocabulary_size,
+    "data.truncation": DEFAULTS.truncation, "data.padding": DEFAULTS.padding,
+    "data.subset": 2000,  # a sample: all of IMDB takes a while to tokenize and draw
     "data.text_column": "", "data.label_column": "", "data.split": "train",
 })
 
@@ -41,7 +49,8 @@ with st.expander("Upload your own labelled texts (CSV, TSV or JSONL)"):
                        f"here and on the Train page.")
 
 options = views.dataset_options(store.home, imdb_status().found)
-keep_choice("data.dataset", list(options), "toy")
+keep_choice("data.dataset", list(options), DEFAULTS.dataset)
+follow_dataset("data")  # the sequence length starts at what suits the dataset, as on the Train page
 controls = st.columns([3, 1, 1, 1, 1])
 controls[0].selectbox("Dataset", list(options), format_func=options.get, key="data.dataset",
                       help=FIELD_HELP["data.dataset"])
@@ -70,7 +79,7 @@ with error_boundary("Cannot load this dataset"):
         st.switch_page("pages/2_Train.py")
 
     st.subheader("Splits")
-    st.dataframe(dataset_summary_table(dataset), hide_index=True)
+    st.dataframe(dataset_summary_table(dataset), hide_index=True, column_config=SPLIT_COLUMNS)
 
     st.subheader("Examples")
     st.radio("Split", ["train", "validation", "test"], key="data.split", horizontal=True)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Train · seqlab", page_icon="🏋️", layout="wide")
+st.set_page_config(page_title="Train · seqlab", page_icon=":material/model_training:", layout="wide")
 
 from seqlab import jobs, views  # noqa: E402 - set_page_config must come first
 from seqlab.ui import error_boundary, get_store, imdb_status, init_state, load_dataset  # noqa: E402

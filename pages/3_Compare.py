@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Compare · seqlab", page_icon="📈", layout="wide")
+st.set_page_config(page_title="Compare · seqlab", page_icon=":material/stacked_line_chart:", layout="wide")
 
 from seqlab import views  # noqa: E402 - set_page_config must come first
 from seqlab.ui import compare, error_boundary, get_store, init_state, keep_choice  # noqa: E402
-from seqlab.ui.widgets import SUMMARY_COLUMNS, delete_selected_runs  # noqa: E402
+from seqlab.ui.widgets import COMPARE_RUN_COLUMNS, delete_selected_runs  # noqa: E402
 
 store = get_store()
 
@@ -18,7 +18,8 @@ with error_boundary("Cannot read the runs"):
                 "home page) and they appear here.")
         st.stop()
 
-    st.dataframe(views.summary_view(data), hide_index=True, column_config=SUMMARY_COLUMNS)
+    st.dataframe(views.compare_runs_table(data), hide_index=True, column_config=COMPARE_RUN_COLUMNS,
+                 placeholder="—")
     compare.groups_table(data)
 
     options = data.options

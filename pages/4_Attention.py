@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Attention · seqlab", page_icon="🔍", layout="wide")
+st.set_page_config(page_title="Attention · seqlab", page_icon=":material/grid_view:", layout="wide")
 
 from seqlab import charts, views  # noqa: E402 - set_page_config must come first
 from seqlab.data import examples_table  # noqa: E402

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Predict · seqlab", page_icon="🎯", layout="wide")
+st.set_page_config(page_title="Predict · seqlab", page_icon=":material/label:", layout="wide")
 
 from seqlab import charts, views  # noqa: E402 - set_page_config must come first
 from seqlab.ui import (  # noqa: E402

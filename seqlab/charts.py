@@ -14,6 +14,7 @@ model helpers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import altair as alt
@@ -25,6 +26,17 @@ from seqlab.analysis import pareto_front, require_columns
 NO_DATA = "no data yet"
 SPLIT_DASHES = alt.Scale(domain=["train", "validation"], range=[[1, 0], [6, 4]])
 MASK_COLOURS = alt.Scale(domain=["real token", "padding"], range=["#4c78a8", "#e0e0e0"])
+# Dark, not red: the default palette already colours the validation split red.
+CUT_COLOUR = "#31333f"
+SPLIT_ORDER = ["train", "validation", "test"]
+ON_FRONT, DOMINATED = "on the front", "dominated"  # the Pareto chart's legend
+# The length histogram's bars: one per token count up to this many, wider round bins beyond.
+MAX_BINS = 40
+# Runs, groups and architectures: ten distinct hues (the default palette pairs each hue with a pale twin).
+RUN_COLOURS = alt.Scale(scheme="tableau10")
+# A legend must fit in the chart's height: about this many pixels per entry (Streamlit's
+# theme), plus the chart's title and the legend's own.
+LEGEND_ROW, LEGEND_MARGIN = 30, 90
 # A log axis helps once values span more than this factor.
 LOG_SPAN = 10
 FACET_CELL = 220
@@ -59,7 +71,7 @@ def metric_overlay_chart(curves: pd.DataFrame, metric: str = "loss") -> alt.Laye
     base = alt.Chart(data).encode(
         x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
-        color=alt.Color("label:N", title="run"),
+        color=alt.Color("label:N", title="run", scale=RUN_COLOURS),
         strokeDash=alt.StrokeDash("split:N", title="split", scale=SPLIT_DASHES),
         detail="run_id:N",
         opacity=alt.condition(highlight, alt.value(1.0), alt.value(0.15)),
@@ -136,7 +148,7 @@ def gap_chart(gap_table: pd.DataFrame) -> alt.LayerChart | alt.Chart:
     base = alt.Chart(gap_table).encode(
         x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("gap:Q", title="val loss − train loss"),
-        color=alt.Color("label:N", title="run"),
+        color=alt.Color("label:N", title="run", scale=RUN_COLOURS),
         detail="run_id:N",
         tooltip=tooltip,
     )
@@ -145,7 +157,9 @@ def gap_chart(gap_table: pd.DataFrame) -> alt.LayerChart | alt.Chart:
         shape="diamond", size=160, filled=True, stroke="black", strokeWidth=1
     )
     zero = alt.Chart(gap_table).mark_rule(color="gray", strokeDash=[2, 2]).encode(y=alt.datum(0))
-    return alt.layer(zero, lines, best).properties(title=title, width="container", height=300)
+    # Tall enough for a legend entry per run (members of seed groups each have one).
+    height = max(300, LEGEND_ROW * gap_table["run_id"].nunique() + LEGEND_MARGIN)
+    return alt.layer(zero, lines, best).properties(title=title, width="container", height=height)
 
 
 def group_band_chart(
@@ -170,8 +184,10 @@ def group_band_chart(
     _check_choice("metric", metric, ("loss", "accuracy"))
     _check_choice("split", split, ("train", "validation", None))
     _check_choice("band", band, ("minmax", "std"))
-    words = "min to max over seeds" if band == "minmax" else "mean ± std over seeds"
-    title = f"{(split or 'train and validation').capitalize()} {metric} per seed group (band: {words})"
+    words = "min to max over seeds" if band == "minmax" else "mean ± one std over seeds"
+    # The band's meaning goes in the subtitle: one long title is cut off in a half-width column.
+    title = alt.Title(f"{(split or 'train and validation').capitalize()} {metric} per seed group",
+                      subtitle=f"line: mean; band: {words}")
     if _is_empty(group_curves):
         return _empty_chart(title)
     require_columns(group_curves, ["group_label", "epoch", "split", "metric", "mean", "std", "min", "max", "n"], "group curves")
@@ -186,7 +202,9 @@ def group_band_chart(
     )
     base = alt.Chart(data).encode(
         x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
-        color=alt.Color("group_label:N", title="group"),
+        # Legend symbols as opaque as the mean lines, not as faint as the bands.
+        color=alt.Color("group_label:N", title="group", scale=RUN_COLOURS,
+                        legend=alt.Legend(symbolOpacity=1, symbolType="stroke", symbolStrokeWidth=3)),
         detail="split:N",
         tooltip=[
             alt.Tooltip("group_label:N", title="group"), alt.Tooltip("split:N"), alt.Tooltip("epoch:Q"),
@@ -198,8 +216,10 @@ def group_band_chart(
     area = base.mark_area(opacity=0.2).encode(
         y=alt.Y("band_low:Q", title=f"{metric} (mean)", scale=alt.Scale(zero=False)), y2="band_high:Q"
     )
+    # A legend of dashes only when both splits are drawn.
     line = base.mark_line(point=True).encode(
-        y="mean:Q", strokeDash=alt.StrokeDash("split:N", title="split", scale=SPLIT_DASHES)
+        y="mean:Q", strokeDash=alt.StrokeDash("split:N", title="split", scale=SPLIT_DASHES,
+                                              legend=None if split else alt.Legend())
     )
     return alt.layer(area, line).properties(title=title, width="container", height=300)
 
@@ -207,21 +227,28 @@ def group_band_chart(
 def length_histogram_chart(lengths: pd.DataFrame | Sequence[int] | np.ndarray, sequence_length: int) -> alt.LayerChart | alt.Chart:
     """Histograms text lengths in tokens, with the cut-off and the share truncated.
 
+    Bars are centred on whole token counts (a bar per count while the
+    longest text, or the cut-off, is under `MAX_BINS` tokens; otherwise
+    bins of a round width), so the rule falls between the last kept
+    length and the first truncated one.
+
     Args:
         lengths: token counts per text: an array, or a DataFrame with a
             "length" column (and optionally "split", which colours the bars).
         sequence_length: where texts are cut (data.sequence_length).
 
     Returns:
-        Bars of counts, a red rule at `sequence_length` and a text saying
-        what share of texts is longer (and so truncated).
+        Stacked bars of counts per bin, a dark rule at `sequence_length` and,
+        above the plot in the rule's colour, the one sentence saying what
+        share of texts is longer (and so truncated).
 
     Raises:
         ValueError: if a DataFrame lacks "length" or sequence_length is not positive.
     """
     if isinstance(sequence_length, bool) or not isinstance(sequence_length, (int, np.integer)) or sequence_length < 1:
         raise ValueError(f"sequence_length: received {sequence_length!r}, expected a positive integer (data.sequence_length)")
-    title = f"Text lengths in tokens (cut at {sequence_length})"
+    sequence_length = int(sequence_length)
+    title = f"Text lengths in tokens (dark line: cut at {sequence_length})"
     if isinstance(lengths, pd.DataFrame):
         if lengths.empty:
             return _empty_chart(title)
@@ -234,25 +261,65 @@ def length_histogram_chart(lengths: pd.DataFrame | Sequence[int] | np.ndarray, s
         data = pd.DataFrame({"length": values})
     truncated = float((data["length"] > sequence_length).mean())
     note = f"{truncated:.1%} of texts are longer than {sequence_length} tokens and get truncated"
+    step = _bin_step(max(int(data["length"].max()), sequence_length) + 1)
+    bins = _length_bins(data, step)
+    # Room right of the rule even when every text is shorter than the cut.
+    upper = max(float(bins["bin_end"].max()), sequence_length + 0.5 + step)
+    x_scale = alt.Scale(domain=[-0.5, upper], nice=False, zero=False)
     encoding = dict(
-        x=alt.X("length:Q", bin=alt.Bin(maxbins=40), title="tokens per text"),
-        y=alt.Y("count():Q", title="texts", axis=alt.Axis(tickMinStep=1, format="d")),
-        tooltip=[alt.Tooltip("length:Q", bin=alt.Bin(maxbins=40), title="tokens"), alt.Tooltip("count():Q", title="texts")],
+        x=alt.X("bin_start:Q", bin="binned", title="tokens per text", scale=x_scale),
+        x2="bin_end:Q",
+        y=alt.Y("count:Q", title="texts", stack="zero", axis=alt.Axis(tickMinStep=1, format="d")),
+        tooltip=[alt.Tooltip("tokens:N"), alt.Tooltip("count:Q", title="texts")],
     )
-    if "split" in data:
-        encoding["color"] = alt.Color("split:N", title="split")
+    if "split" in bins:
+        encoding["color"] = alt.Color("split:N", title="split", sort=SPLIT_ORDER)
+        encoding["order"] = alt.Order("split_order:Q")
         encoding["tooltip"].append(alt.Tooltip("split:N"))
-    bars = alt.Chart(data).mark_bar(opacity=0.8).encode(**encoding)
+    bars = alt.Chart(bins).mark_bar(opacity=0.85, binSpacing=1).encode(**encoding)
     cut = pd.DataFrame({"length": [sequence_length], "note": [note]})
-    rule = alt.Chart(cut).mark_rule(color="#d62728", strokeWidth=2).encode(
-        x="length:Q", tooltip=[alt.Tooltip("length:Q", title="sequence_length"), alt.Tooltip("note:N", title="truncated")]
+    # Half a token past the cut: between the last length kept whole and the first one truncated.
+    rule = alt.Chart(cut).transform_calculate(edge="datum.length + 0.5").mark_rule(
+        color=CUT_COLOUR, strokeWidth=2
+    ).encode(
+        x=alt.X("edge:Q", scale=x_scale),
+        tooltip=[alt.Tooltip("length:Q", title="sequence length"), alt.Tooltip("note:N", title="truncated")],
     )
-    text = alt.Chart(cut).mark_text(align="left", dx=6, dy=8, color="#d62728").encode(
-        x="length:Q", y=alt.value(0), text="note:N"
+    # Above the plot, left-aligned like a subtitle: beside the rule it would run into the legend.
+    text = alt.Chart(cut).mark_text(align="left", baseline="bottom", dy=-6, color=CUT_COLOUR).encode(
+        x=alt.value(0), y=alt.value(0), text="note:N"
     )
-    return alt.layer(bars, rule, text).properties(
-        title=alt.Title(title, subtitle=note), width="container", height=260
-    )
+    return alt.layer(bars, rule, text).properties(title=alt.Title(title, offset=22), width="container", height=260)
+
+
+def _bin_step(span: int) -> int:
+    """The smallest round bin width that covers `span` whole tokens in at most `MAX_BINS` bins."""
+    for magnitude in (1, 10, 100, 1000, 10000, 100000):
+        for factor in (1, 2, 2.5, 5):
+            step = int(factor * magnitude)
+            if step == factor * magnitude and math.ceil(span / step) <= MAX_BINS:
+                return step
+    return math.ceil(span / MAX_BINS)
+
+
+def _length_bins(data: pd.DataFrame, step: int) -> pd.DataFrame:
+    """Counts texts per bin of `step` whole lengths (and per split when there is one).
+
+    A bin holding lengths a..a+step-1 spans a-0.5 to a+step-0.5, so a
+    one-token bin is centred on its length.
+    """
+    first = (data["length"].astype(int) // step) * step
+    keys = (["split"] if "split" in data else []) + ["first"]
+    counts = data.assign(first=first).groupby(keys, sort=True).size().rename("count").reset_index()
+    if "split" in counts:
+        # Stacks train at the bottom, then validation, then test, as the legend lists them.
+        counts["split_order"] = counts["split"].map({split: index for index, split in enumerate(SPLIT_ORDER)})
+    counts["tokens"] = counts["first"].astype(str)
+    if step > 1:
+        counts["tokens"] += "–" + (counts["first"] + step - 1).astype(str)
+    counts["bin_start"] = counts["first"] - 0.5
+    counts["bin_end"] = counts["bin_start"] + step
+    return counts.drop(columns="first")
 
 
 def label_balance_chart(df: pd.DataFrame) -> alt.Chart:
@@ -280,9 +347,9 @@ def label_balance_chart(df: pd.DataFrame) -> alt.Chart:
     counts["share"] = counts["count"] / counts.groupby("split")["count"].transform("sum")
     return alt.Chart(counts).mark_bar().encode(
         x=alt.X("label:N", title="class"),
-        xOffset=alt.XOffset("split:N"),
+        xOffset=alt.XOffset("split:N", sort=SPLIT_ORDER),
         y=alt.Y("count:Q", title="texts", axis=alt.Axis(tickMinStep=1, format="d")),
-        color=alt.Color("split:N", title="split"),
+        color=alt.Color("split:N", title="split", sort=SPLIT_ORDER),
         tooltip=[
             alt.Tooltip("split:N"), alt.Tooltip("label:N", title="class"),
             alt.Tooltip("count:Q", title="texts"), alt.Tooltip("share:Q", title="share of split", format=".1%"),
@@ -454,8 +521,9 @@ def pareto_chart(
         y: the quality (e.g. "best_val_accuracy"; higher is better).
 
     Returns:
-        Points coloured by architecture (front runs larger), a step line
-        through the front, log x when the costs span more than 10x.
+        Points coloured by architecture, sized by whether they are on the
+        front ("on the front" / "dominated"), a dashed step line through the
+        front, log x when the costs span more than 10x.
 
     Raises:
         ValueError: if columns are missing.
@@ -463,28 +531,33 @@ def pareto_chart(
     words = {"num_params": "parameters", "seconds_per_epoch": "seconds per epoch",
              "best_val_accuracy": "best validation accuracy", "test_accuracy": "test accuracy"}
     x_title, y_title = words.get(x, x), words.get(y, y)
-    title = f"{y_title.capitalize()} vs {x_title} (line: runs nothing beats on both)"
+    # Short enough for a half-width column; the page says what the dashed line is.
+    title = f"{y_title.capitalize()} vs {x_title}"
     if _is_empty(summary):
         return _empty_chart(title)
     require_columns(summary, ["label", "arch", x, y], "summary")
     data = summary.dropna(subset=[x, y])
     if data.empty:
         return _empty_chart(title)
-    data = data.assign(on_front=pareto_front(data, x, y))[["label", "arch", x, y, "on_front"]]
-    x_encoding = alt.X(f"{x}:Q", title=x_title, scale=_scale_for(data[x]))
+    on_front = pareto_front(data, x, y)
+    data = data.assign(on_front=on_front, front=np.where(on_front, ON_FRONT, DOMINATED))
+    data = data[["label", "arch", x, y, "on_front", "front"]]
+    x_format = ",d" if x == "num_params" else ".2f"
+    x_encoding = alt.X(f"{x}:Q", title=x_title, scale=_scale_for(data[x]), axis=alt.Axis(format=x_format))
+    y_encoding = alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False), axis=alt.Axis(format=".2f"))
     tooltip = [alt.Tooltip("label:N", title="run"), alt.Tooltip("arch:N"),
                alt.Tooltip(f"{x}:Q", title=x_title, format=",.4~g"), alt.Tooltip(f"{y}:Q", title=y_title, format=".4f"),
-               alt.Tooltip("on_front:N", title="on the front")]
+               alt.Tooltip("front:N", title="Pareto front")]
     points = alt.Chart(data).mark_point(filled=True).encode(
         x=x_encoding,
-        y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
-        color=alt.Color("arch:N", title="architecture"),
-        size=alt.Size("on_front:N", title="on the front", scale=alt.Scale(domain=[False, True], range=[50, 140])),
+        y=y_encoding,
+        color=alt.Color("arch:N", title="architecture", scale=RUN_COLOURS),
+        size=alt.Size("front:N", title="Pareto front", scale=alt.Scale(domain=[ON_FRONT, DOMINATED], range=[140, 50])),
         tooltip=tooltip,
     )
     front = alt.Chart(data[data["on_front"]].sort_values(x)).mark_line(
         interpolate="step-after", color="gray", strokeDash=[4, 3]
-    ).encode(x=x_encoding, y=f"{y}:Q", order=f"{x}:Q")
+    ).encode(x=x_encoding, y=y_encoding, order=f"{x}:Q")
     return alt.layer(front, points).properties(title=title, width="container", height=320)
 
 
@@ -516,7 +589,7 @@ def sweep_chart(sweep_table: pd.DataFrame, vary: str, metric: str = "val_accurac
          else alt.X("value:O", title=vary))
     base = alt.Chart(sweep_table).encode(
         x=x,
-        color=alt.Color("arch:N", title="architecture"),
+        color=alt.Color("arch:N", title="architecture", scale=RUN_COLOURS),
         tooltip=[alt.Tooltip("arch:N"), alt.Tooltip("value", title=vary),
                  alt.Tooltip(f"{metric}:Q", title=metric_title, format=".4f"), alt.Tooltip("n_runs:Q", title="runs")],
     )
@@ -563,7 +636,8 @@ def prediction_chart(predictions_table: pd.DataFrame) -> alt.Chart:
         data["label"] = data["label"].where(runs_per_label == 1, data["label"] + " #" + data["run_id"].astype(str))
     return alt.Chart(data).mark_bar().encode(
         y=alt.Y("label:N", title="run"),
-        x=alt.X("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1]), stack="zero"),
+        x=alt.X("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1]), stack="zero",
+                axis=alt.Axis(values=[0, 0.25, 0.5, 0.75, 1], format=".0%")),
         color=alt.Color("class_name:N", title="class"),
         tooltip=[alt.Tooltip("label:N", title="run"), alt.Tooltip("class_name:N", title="class"),
                  alt.Tooltip("probability:Q", format=".3f")],

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from seqlab import analysis
-from seqlab.config import DataConfig, RunConfig
+from seqlab.config import RECURRENT_ARCHITECTURES, DataConfig, RunConfig
 from seqlab.store import FINISHED_STATUSES, RunRecord, RunStore
 
 UPLOAD_FOLDER = "uploads"
@@ -46,8 +46,14 @@ ROUGH_STARTUP_SECONDS = 15.0  # building, tracing and compiling before the first
 SPECIAL_TOKENS = 2
 MEASURED_RUNS = 5
 DEFAULT_COMPARED = 5
-RECENT_COLUMNS = ["run_id", "label", "dataset", "status", "progress", "best_val_accuracy",
-                  "test_accuracy", "created"]
+# Most telling first: a narrow page shows these and scrolls to the rest.
+RECENT_COLUMNS = ["label", "status", "progress", "best_val_accuracy", "test_accuracy", "dataset",
+                  "created", "run_id"]
+# Sequence lengths that keep (nearly) every text whole at a small cost; synthetic
+# tasks take their own length, uploaded files a percentile of theirs.
+SUGGESTED_SEQUENCE_LENGTHS = {"toy": 16, "imdb": 200}
+SUGGESTED_LENGTH_PERCENTILE = 95
+MAX_SUGGESTED_LENGTH = 400
 
 
 # ------------------------------------------------------------------ texts
@@ -169,6 +175,60 @@ def dataset_title(dataset: str, options: dict[str, str] | None = None) -> str:
     return DATASET_TITLES.get(dataset, Path(dataset).name)
 
 
+def dataset_name(dataset: str) -> str:
+    """Returns a short name for tables: a built-in's name, or an upload's original file name."""
+    if dataset in DATASET_TITLES:
+        return dataset
+    path = Path(dataset)
+    try:
+        # Uploads are stored as <sha256><suffix>; the note beside them keeps the name the user gave.
+        return str(json.loads(path.parent.joinpath(path.name.split(".")[0] + UPLOAD_NOTE).read_text())["filename"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return path.name
+
+
+def is_synthetic(dataset: str) -> bool:
+    """Whether a `data.dataset` value names a synthetic task (whose texts are `synthetic_length` long)."""
+    from seqlab.data.synthetic import TASKS
+
+    return dataset in TASKS
+
+
+def suggested_data_settings(dataset: str, *, synthetic_length: int = DataConfig.synthetic_length,
+                            text_column: str = "", label_column: str = "") -> dict[str, int]:
+    """Returns data settings that suit a dataset, for the Data page and the Train form to start from.
+
+    The sequence length keeps (nearly) every text whole without padding
+    most of each example: 16 for the toy sentences (10 tokens at most), a
+    synthetic task's own `synthetic_length`, 200 for IMDB reviews (the usual
+    cut), and for a file the 95th percentile of its texts' token counts,
+    rounded up and at most 400.
+
+    Args:
+        dataset: a `data.dataset` value (a built-in name or a file path).
+        synthetic_length: tokens per example of the synthetic tasks.
+        text_column: a file's text column (empty = detect).
+        label_column: a file's label column (empty = detect).
+
+    Returns:
+        {"sequence_length": int}.
+
+    Raises:
+        DatasetError: a file that cannot be read as labelled texts.
+    """
+    if dataset in SUGGESTED_SEQUENCE_LENGTHS:
+        return {"sequence_length": SUGGESTED_SEQUENCE_LENGTHS[dataset]}
+    if is_synthetic(dataset):
+        return {"sequence_length": int(synthetic_length)}
+    from seqlab.data import load_dataset
+
+    config = DataConfig(dataset=dataset, text_column=text_column, label_column=label_column)
+    lengths = lengths_table(load_dataset(config, seed=0))["length"].to_numpy()
+    percentile = math.ceil(float(np.percentile(lengths, SUGGESTED_LENGTH_PERCENTILE))) if lengths.size else 2
+    # At least 2: the smallest length `RunConfig.validate` accepts.
+    return {"sequence_length": int(min(max(percentile, 2), MAX_SUGGESTED_LENGTH))}
+
+
 # ------------------------------------------------------------ data page
 def data_config(values: dict) -> DataConfig:
     """Returns a validated `DataConfig` from `{"sequence_length": 40, ...}` (data fields only).
@@ -200,15 +260,18 @@ def lengths_table(dataset) -> pd.DataFrame:
 
 
 def truncation_summary(lengths: pd.DataFrame, sequence_length: int) -> str:
-    """Returns one sentence on how much `sequence_length` cuts and pads."""
+    """Returns one sentence on the tokens `sequence_length` keeps and the texts it pads.
+
+    The share of texts cut is left to the length histogram, which marks it
+    at its red line.
+    """
     values = lengths["length"].to_numpy()
     if values.size == 0:
         return "No texts."
-    longer = float((values > sequence_length).mean())
     kept = float(np.minimum(values, sequence_length).sum() / max(values.sum(), 1))
     padded = float((values < sequence_length).mean())
-    return (f"{longer:.0%} of texts are longer than {sequence_length} tokens and get cut; "
-            f"{kept:.0%} of all tokens are kept; {padded:.0%} of texts get padding.")
+    return (f"At {sequence_length} tokens per text, {kept:.0%} of all tokens are kept and "
+            f"{padded:.0%} of texts get padding.")
 
 
 def tokenization_view(dataset, config, num_examples: int = 4) -> pd.DataFrame:
@@ -527,8 +590,9 @@ def recent_runs_table(
 
 
 def runs_table(records: Sequence[RunRecord], epochs: pd.DataFrame | None) -> pd.DataFrame:
-    """Returns one row per run for a small table: run_id, label, dataset, status,
-    progress ("3/5 epochs"), best_val_accuracy, test_accuracy, created (UTC).
+    """Returns one row per run for a small table, `RECENT_COLUMNS`: label, status,
+    progress ("3/5 epochs"), best_val_accuracy, test_accuracy, dataset (short
+    name), created (UTC), run_id.
 
     Args:
         records: the runs, in the order to show.
@@ -543,7 +607,7 @@ def runs_table(records: Sequence[RunRecord], epochs: pd.DataFrame | None) -> pd.
         rows.append({
             "run_id": record.run_id,
             "label": record.label,
-            "dataset": dataset_title(record.config.data.dataset),
+            "dataset": dataset_name(record.config.data.dataset),
             "status": record.status,
             "progress": f"{int(done.get(record.run_id, 0))}/{record.config.train.epochs} epochs",
             "best_val_accuracy": float(best.get(record.run_id, np.nan)),
@@ -655,18 +719,56 @@ def load_compare(store: RunStore) -> CompareData:
     return CompareData(store.runs_frame(), store.epochs_frame())
 
 
-SUMMARY_COLUMNS = [
-    "run_id", "label", "arch", "status", "dataset", "model.units", "model.num_heads",
-    "model.num_layers", "model.embedding_dim", "data.sequence_length", "train.learning_rate",
-    "train.batch_size", "num_params", "seconds_per_epoch", "best_epoch", "best_val_accuracy",
-    "final_val_accuracy", "test_accuracy",
+# The Compare page's run table: the outcome first, then the settings, the id last.
+COMPARE_RUN_COLUMNS = [
+    "status", "label", "size", "num_params", "seconds_per_epoch", "best_val_accuracy",
+    "final_val_accuracy", "test_accuracy", "best_epoch", "epochs_run", "dataset",
+    "data.sequence_length", "model.embedding_dim", "model.num_layers", "train.learning_rate",
+    "train.batch_size", "run_id",
 ]
 
 
-def summary_view(data: CompareData) -> pd.DataFrame:
-    """Returns the Compare page's run table: `analysis.run_summary_table` cut to `SUMMARY_COLUMNS`."""
+def model_size_text(arch: str, *, units: int, num_heads: int, ff_dim: int, embedding_dim: int) -> str:
+    """Says how wide a model is in the terms of its architecture.
+
+    Returns:
+        "32 units" (recurrent), "2 heads, ff 64" (transformer) or "32-d"
+        (baseline: the embedding is all it has).
+    """
+    if arch in RECURRENT_ARCHITECTURES:
+        return f"{int(units)} units"
+    if arch == "transformer":
+        return f"{int(num_heads)} heads, ff {int(ff_dim)}"
+    return f"{int(embedding_dim)}-d"
+
+
+def compare_runs_table(data: CompareData) -> pd.DataFrame:
+    """Returns the Compare page's run table: one row per run, `COMPARE_RUN_COLUMNS` in order.
+
+    `size` says the width that applies to each architecture (units only for
+    recurrent models); `dataset` is the short name (`dataset_name`).
+    """
     summary = data.summary
-    return summary[[column for column in SUMMARY_COLUMNS if column in summary]]
+    sizes = [model_size_text(arch, units=units, num_heads=heads, ff_dim=ff_dim, embedding_dim=embedding)
+             for arch, units, heads, ff_dim, embedding in zip(
+                 summary["arch"], summary["model.units"], summary["model.num_heads"],
+                 summary["model.ff_dim"], summary["model.embedding_dim"])]
+    names = {name: dataset_name(str(name)) for name in summary["dataset"].unique()}
+    table = summary.assign(size=sizes, dataset=summary["dataset"].map(names))
+    return table[[column for column in COMPARE_RUN_COLUMNS if column in table]].reset_index(drop=True)
+
+
+def sentence_list(labels: Sequence[str], sentences: Sequence[str]) -> str:
+    """Returns Markdown bullets "- **label**: sentence", one per run (labels escaped)."""
+    return "\n".join(f"- **{_markdown_escaped(str(label))}**: {sentence}"
+                     for label, sentence in zip(labels, sentences))
+
+
+def _markdown_escaped(text: str) -> str:
+    # A run name is the user's text: its * _ ` [ ] must not turn into formatting or links.
+    for character in "\\`*_[]":
+        text = text.replace(character, "\\" + character)
+    return text
 
 
 def groups_view(data: CompareData) -> pd.DataFrame:

@@ -174,8 +174,8 @@ def drawn_charts(page) -> list[dict]:
     """Returns what each drawn chart on the page shows, in page order.
 
     Each item: `renderer` ("svg" or "canvas"), `lines` / `rects` / `points`
-    (how many line, rect and point/symbol marks vega drew) and `labels` (the
-    axis tick labels). Counts and labels are read from svg; a canvas chart
+    / `areas` (how many line, rect, point/symbol and area marks vega drew)
+    and `labels` (the axis tick labels). Counts and labels are read from svg; a canvas chart
     reports only its renderer. Streamlit 1.67 draws small charts as svg.
     """
     return page.evaluate(
@@ -186,6 +186,7 @@ def drawn_charts(page) -> list[dict]:
                 lines: element.querySelectorAll('.mark-line path').length,
                 rects: element.querySelectorAll('.mark-rect path').length,
                 points: element.querySelectorAll('.mark-symbol path, .mark-point path').length,
+                areas: element.querySelectorAll('.mark-area path').length,
                 labels: [...element.querySelectorAll('.role-axis-label text')].map(t => t.textContent),
             }))""",
         CHART,

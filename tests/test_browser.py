@@ -4,17 +4,23 @@ Opens every page by its URL, trains a tiny Transformer from the Train page's
 form through the background worker, and checks that its curves draw on the
 Train and Compare pages, that the Attention page draws a heatmap for a typed
 sentence and that Predict classifies with it, with no exception on any page.
+Last, two 3-seed groups with clearly different curves (seeded straight into
+the server's store, no training) are drawn on the Compare page as bands and
+its Verdict tab calls the difference larger than the seed-to-seed noise.
 
 Full-page screenshots land in tests/artifacts/screenshots/ (git-ignored) for
-people to look at; with SEQLAB_UPDATE_DOCS=1 the Compare page's is also
-copied to docs/compare.png (the README's picture).
+people to look at; with SEQLAB_UPDATE_DOCS=1 the Compare page comparing the
+seed groups and three single runs is also copied to docs/compare.png (the
+README's picture).
 """
 
+import math
 import os
 import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import sync_playwright
@@ -36,6 +42,21 @@ TINY_FORM = {"train.sequence_length": 12, "train.embedding_dim": 8, "train.key_d
              "train.ff_dim": 8, "train.epochs": 2, "train.batch_size": 16}
 TRAINING_TIMEOUT_MS = 180_000  # the worker imports TensorFlow, builds and fits on 2 busy cores
 SENTENCE = "a boring movie with great music"
+# The app root while a script run is in flight or asked for (Streamlit 1.67's marker).
+APP_BUSY = '[data-testid="stApp"]:not([data-test-script-state="notRunning"])'
+# Streamlit marks the panels of closed tabs inert.
+OPEN_TAB_PANEL = '[data-testid="stTabPanel"]:not([inert])'
+# Seeded runs on the long-range task: (overrides, final validation accuracy, seconds per epoch).
+SEEDED_EPOCHS = 10
+SEEDED_GROUPS = {
+    "lstm": ({"model.arch": "lstm", "model.units": 64}, 0.90, 1.3),
+    "transformer": ({"model.arch": "transformer", "model.num_heads": 4, "model.num_layers": 2}, 0.74, 2.6),
+}
+SEEDED_SINGLES = (
+    ({"model.arch": "gru"}, 0.86, 1.0),
+    ({"model.arch": "bilstm"}, 0.88, 2.1),
+    ({"model.arch": "baseline"}, 0.66, 0.3),
+)
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -121,6 +142,57 @@ def trained_run(browser, server):
         tab.context.close()
 
 
+@pytest.fixture(scope="module")
+def seed_groups(server):
+    """Two 3-seed groups far apart (lstm ahead of transformer) and three single runs, newest last.
+
+    Recorded straight into the server's store with made-up learning curves;
+    returns {"lstm": group label, "transformer": group label}.
+    """
+    from seqlab.store import RunStore
+
+    store = RunStore(server.home)
+    for overrides, accuracy, seconds in SEEDED_SINGLES:
+        seed_run(store, overrides, accuracy, seconds)
+    labels = {}
+    for name, (overrides, accuracy, seconds) in SEEDED_GROUPS.items():
+        group_id = store.new_group_id()
+        for seed in range(3):
+            run_id = seed_run(store, overrides, accuracy, seconds, seed=seed, group_id=group_id)
+        labels[name] = store.get_run(run_id).label
+    return labels
+
+
+def seed_run(store, overrides: dict, accuracy: float, seconds: float, *, seed: int = 0,
+             group_id: str | None = None) -> str:
+    """Records a completed run whose validation accuracy climbs to about `accuracy`.
+
+    Each seed adds its own small noise (about 0.01), far below the gap
+    between the seeded groups; validation loss turns up over the last epochs.
+    """
+    from seqlab.config import RunConfig
+    from seqlab.models import count_parameters
+
+    config = RunConfig().with_overrides({
+        "data.dataset": "synthetic-longrange", "data.sequence_length": 40, "train.epochs": SEEDED_EPOCHS,
+        **overrides, "seed": seed,
+    })
+    num_params = count_parameters(config.model, vocabulary_size=60, sequence_length=40, num_classes=2)
+    run_id = store.create_run(config, status="running", group_id=group_id, num_params=num_params)
+    noise = np.random.default_rng([seed, round(accuracy * 100)]).normal(0, 0.01, SEEDED_EPOCHS)
+    val_loss = 1.25 - accuracy  # where validation loss levels off; training loss ends at half of it
+    for epoch in range(1, SEEDED_EPOCHS + 1):
+        learned = 1 - math.exp(-epoch / 2.5)
+        store.add_epoch(run_id, epoch, {
+            "loss": 0.69 - (0.69 - val_loss / 2) * learned, "accuracy": 0.5 + (accuracy + 0.06 - 0.5) * learned,
+            "val_loss": 0.69 - (0.69 - val_loss) * learned + 0.004 * max(0, epoch - 6) ** 2,
+            "val_accuracy": 0.5 + (accuracy - 0.5) * learned + noise[epoch - 1],
+            "seconds": seconds * (3 if epoch == 1 else 1),
+        })
+    store.finish_run(run_id, "completed", test_loss=1.2 - accuracy, test_accuracy=accuracy - 0.01 + noise[0])
+    return run_id
+
+
 # ----------------------------------------------------------------- helpers
 def widget(page, key: str):
     """The element holding the widget with Streamlit key `key` (dots become dashes in the class)."""
@@ -167,6 +239,13 @@ def check_and_keep(page, name: str, suffix: str = "") -> Path:
     return path
 
 
+def open_tab(page, name: str) -> None:
+    """Opens a tab and waits for its content: only the open tab is drawn, by a rerun the click starts."""
+    page.get_by_role("tab", name=name, exact=True).click()
+    page.locator(f"{OPEN_TAB_PANEL} [data-testid='stElementContainer']").first.wait_for()
+    wait_for_app(page)
+
+
 def heatmap_labels(page) -> list[list[str]]:
     """The axis labels of each drawn chart made of rects (the attention heatmaps)."""
     return [chart["labels"] for chart in drawn_charts(page) if chart["rects"]]
@@ -209,21 +288,16 @@ def test_compare_page_overlays_the_runs_curves(page, server, trained_run):
     charts = drawn_charts(page)
     assert sum(chart["lines"] >= 2 for chart in charts) >= 2, charts
     assert all(chart["lines"] + chart["points"] > 0 for chart in charts), charts
-    path = check_and_keep(page, "Compare")
-    if os.environ.get("SEQLAB_UPDATE_DOCS") == "1":
-        DOCS_PICTURE.parent.mkdir(exist_ok=True)
-        shutil.copyfile(path, DOCS_PICTURE)
+    check_and_keep(page, "Compare")
 
 
 def test_compare_page_tabs_open_without_errors(page, server, trained_run):
     open_page(page, server, "Compare")
     tabs = page.get_by_role("tab")
     tabs.first.wait_for()
-    for index in range(tabs.count()):
-        tab = tabs.nth(index)
-        tab.click()
-        wait_for_app(page)
-        check_and_keep(page, "Compare-tab-" + re.sub(r"\W+", "_", tab.inner_text().strip()))
+    for name in tabs.all_inner_texts():
+        open_tab(page, name.strip())
+        check_and_keep(page, "Compare-tab-" + re.sub(r"\W+", "_", name.strip()))
 
 
 def test_attention_page_draws_a_heatmap_for_a_typed_sentence(page, server, trained_run):
@@ -269,3 +343,64 @@ def test_home_and_data_pages_render_with_a_run_in_the_store(page, server, traine
     open_page(page, server, "Data")
     wait_for_charts(page, count=3)  # label balance, length histogram, tokens and padding
     check_and_keep(page, "Data")
+
+
+def test_compare_draws_seed_groups_in_bands_and_calls_the_gap_beyond_the_noise(page, server, seed_groups):
+    open_page(page, server, "Compare")
+    # By default the latest items: both groups (bands) and the three single runs (overlaid curves).
+    wait_for_charts(page, count=5)
+    charts = drawn_charts(page)
+    assert sum(chart["areas"] > 0 for chart in charts) == 2, charts  # accuracy and loss bands
+    # Overlays of three runs: a train and a validation line each.
+    assert sum(chart["lines"] >= 6 for chart in charts) >= 2, charts
+    path = check_and_keep(page, "Compare-groups")
+    if os.environ.get("SEQLAB_UPDATE_DOCS") == "1":
+        DOCS_PICTURE.parent.mkdir(exist_ok=True)
+        shutil.copyfile(path, DOCS_PICTURE)
+
+    keep_only_groups(page)
+    selected = widget(page, "compare.selected").inner_text()
+    assert all(label in selected for label in seed_groups.values()), selected
+    # Exactly the two bands and the gap: the single runs' overlays (left over while the page reran) are gone.
+    page.wait_for_function("chart => document.querySelectorAll(chart).length === 3", arg=CHART)
+    wait_for_charts(page, count=3)
+    charts = drawn_charts(page)
+    assert sum(chart["areas"] > 0 for chart in charts) == 2, charts
+    check_and_keep(page, "Compare-groups-bands")
+
+    open_tab(page, "Verdict")
+    verdict = page.locator('[data-testid="stAlertContentSuccess"]', has_text="larger than the seed-to-seed noise")
+    verdict.wait_for()
+    assert all(label in verdict.inner_text() for label in seed_groups.values()), verdict.inner_text()
+    check_and_keep(page, "Compare-verdict")
+    # Every completed run on the seeded task against its size and speed.
+    open_tab(page, "Budgets")
+    wait_for_charts(page, count=2)
+    check_and_keep(page, "Compare-budgets")
+
+
+def keep_only_groups(page) -> None:
+    """Removes every single run from the Compare selection, one tag at a time, as a person would."""
+    while True:
+        names = [button.get_attribute("aria-label") for button in
+                 widget(page, "compare.selected").locator('button[aria-label^="Remove "]').all()]
+        singles = [name for name in names if "seed group" not in name]
+        if not singles:
+            return
+        widget(page, "compare.selected").locator(f'button[aria-label="{singles[0]}"]').click()
+        page.locator(f'button[aria-label="{singles[0]}"]').wait_for(state="detached")
+        wait_for_rerun(page)
+
+
+def wait_for_rerun(page) -> None:
+    """Waits for the rerun a widget change starts, then until the page has settled.
+
+    The tag or value changes in the browser at once; the rerun (and so the
+    idle marker going away) follows a moment later, or has already come and
+    gone on a quick one.
+    """
+    try:
+        page.wait_for_selector(APP_BUSY, timeout=3_000)
+    except PlaywrightTimeoutError:
+        pass
+    wait_for_app(page)

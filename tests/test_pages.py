@@ -205,6 +205,47 @@ def test_data_settings_carry_over_to_the_train_form():
     assert at.number_input(key="train.sequence_length").value == 7
 
 
+def test_suggested_sequence_length_suits_each_dataset(seqlab_home):
+    assert views.suggested_data_settings("toy") == {"sequence_length": 16}
+    assert views.suggested_data_settings("imdb") == {"sequence_length": 200}
+    assert views.suggested_data_settings("synthetic-longrange", synthetic_length=60) == {"sequence_length": 60}
+    # A file: the 95th percentile of its token counts (every text here has 4), at most 400.
+    short = views.save_upload(seqlab_home, "short.csv", GOOD_CSV)
+    assert views.suggested_data_settings(str(short.path)) == {"sequence_length": 4}
+    long_csv = b"text,label\n" + b"".join(f"{'word ' * 500},{i % 2}\n".encode() for i in range(12))
+    long = views.save_upload(seqlab_home, "long.csv", long_csv)
+    assert views.suggested_data_settings(str(long.path)) == {"sequence_length": views.MAX_SUGGESTED_LENGTH}
+
+
+def test_data_page_length_follows_the_dataset_and_keeps_what_the_user_typed():
+    at = open_page(DATA_PAGE).run()
+    length = lambda: at.number_input(key="data.sequence_length").value  # noqa: E731
+    assert length() == views.suggested_data_settings("toy")["sequence_length"]
+    at.selectbox(key="data.dataset").set_value("synthetic-longrange").run()
+    assert length() == views.suggested_data_settings("synthetic-longrange")["sequence_length"]
+    at.number_input(key="data.sequence_length").set_value(30).run()
+    at.selectbox(key="data.dataset").set_value("toy").run()
+    assert length() == views.suggested_data_settings("toy")["sequence_length"]
+    at.selectbox(key="data.dataset").set_value("synthetic-longrange").run()
+    no_exception(at)
+    assert length() == 30  # typed for this dataset, so it comes back
+
+
+def test_train_form_length_follows_the_dataset_unless_typed_in_the_same_submit(no_worker):
+    at = open_page(TRAIN_PAGE).run()
+    length = lambda: at.number_input(key="train.sequence_length").value  # noqa: E731
+    assert length() == views.suggested_data_settings("toy")["sequence_length"]
+    at.selectbox(key="train.dataset").set_value("synthetic-variable")
+    at.number_input(key="train.synthetic_length").set_value(24)
+    at.button(key="train.estimate").click().run()  # a form applies values on submit
+    assert length() == 24  # the synthetic task's own length
+    at.selectbox(key="train.dataset").set_value("toy")
+    at.number_input(key="train.sequence_length").set_value(50)
+    at.button(key="train.estimate").click().run()
+    no_exception(at)
+    assert length() == 50
+
+
 def test_save_upload_refuses_bad_content_and_saves_nothing(seqlab_home):
     with pytest.raises(DatasetError, match="only one class"):
         views.save_upload(seqlab_home, "bad.csv", b"text,label\nhello,1\nworld,1\n")
@@ -309,6 +350,17 @@ def test_compare_shows_table_and_overlays_latest_finished_runs(store):
     assert len(curves) == 2  # loss and accuracy overlays
     assert set(curves[0]["run_id"]) == set(finished)
     assert any("is_best" in frame for frame in chart_frames(at))  # the gap chart
+
+
+def test_compare_table_says_each_architectures_size_in_its_own_terms(store):
+    lstm, transformer = seed_run(store), seed_run(store, arch="transformer")
+    at = open_page(COMPARE_PAGE).run()
+    no_exception(at)
+    table = at.dataframe[0].value.set_index("run_id")
+    config = RunConfig().model
+    assert table.loc[lstm, "size"] == f"{config.units} units"
+    assert table.loc[transformer, "size"] == f"{config.num_heads} heads, ff {config.ff_dim}"
+    assert table.columns[0] == "status"
 
 
 def test_compare_selection_changes_the_chart_data(store):

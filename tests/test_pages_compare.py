@@ -190,13 +190,13 @@ def test_verdict_asks_for_exactly_two(groups):
 def test_overfitting_tab_explains_each_run_and_replays_early_stopping(store):
     run_id = seed_run(store, {"model.arch": "lstm"}, 0.9)
     at = compare_with([run_id], "Overfitting")
-    [row] = table_with(at, "explanation").to_dict("records")
+    [row] = table_with(at, "overfit_epoch").to_dict("records")
     assert (row["best_epoch"], row["overfit_epoch"]) == (3, 3)  # the seeded val_loss bottoms at 3
-    assert "overfitting after epoch 3" in row["explanation"]
+    assert "overfitting after epoch 3" in texts_of(at.markdown)  # explained in words, as text
     at.number_input(key="compare.patience").set_value(1).run()
     no_exception(at)
-    [replay] = table_with(at, "sentence").to_dict("records")
-    assert "with patience 1, training would have stopped at epoch 4" in replay["sentence"]
+    [replay] = table_with(at, "epochs_saved").to_dict("records")
+    assert "with patience 1, training would have stopped at epoch 4" in texts_of(at.markdown)
     assert replay["epochs_saved"] == EPOCHS - 4
 
 
@@ -325,7 +325,9 @@ def test_budget_button_sizes_the_width_to_the_target(no_worker):
     no_exception(at)
     ff_dim = at.number_input(key="train.ff_dim").value
     assert ff_dim != RunConfig().model.ff_dim
-    config = RunConfig().with_overrides({"model.arch": "transformer", "model.ff_dim": ff_dim})
+    # Position embeddings count too: size at the form's (dataset-suggested) sequence length.
+    config = RunConfig().with_overrides({"model.arch": "transformer", "model.ff_dim": ff_dim,
+                                         "data.sequence_length": at.number_input(key="train.sequence_length").value})
     assert budget_step_ok(config, "model.ff_dim", 30_000)
     assert f"model.ff_dim = {ff_dim}" in texts_of(at.success)
 

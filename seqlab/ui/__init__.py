@@ -152,6 +152,79 @@ def keep_choice(key: str, options: list, default: Any = None) -> None:
         st.session_state[key] = default if default in options else (options[0] if options else None)
 
 
+def follow_dataset(page: str) -> None:
+    """Starts `<page>.sequence_length` at the dataset's suggested length whenever the dataset changes.
+
+    The Data page and the Train form share this, so both start from the same
+    dataset-aware value (`views.suggested_data_settings`). Call before the
+    page's dataset and sequence-length widgets are drawn. A length the user
+    typed is never overwritten: it stays while the dataset does, comes back
+    when they switch away and back, and wins when typed in the same form
+    submit that switched the dataset. For synthetic tasks a new
+    `<page>.synthetic_length` counts as a new dataset.
+
+    Args:
+        page: the key namespace, "data" or "train" (keys `<page>.dataset`,
+            `<page>.sequence_length`, `<page>.synthetic_length`,
+            `<page>.text_column`, `<page>.label_column`).
+    """
+    state = st.session_state
+    length_key = f"{page}.sequence_length"
+    memory = _length_memory(page)
+    source, length = _length_source(page), state.get(length_key)
+    if source == memory["source"] and length is not None:
+        if length != memory["length"]:
+            memory["typed"][source] = length
+        memory["length"] = length
+        return
+    if source != memory["source"] and memory["source"] is not None and length not in (None, memory["length"]):
+        # Typed in the submit that also switched the dataset: meant for the new one.
+        memory["typed"][source] = length
+    else:
+        length = memory["typed"].get(source) or _suggested_length(page, length)
+        state[length_key] = length
+    memory.update(source=source, length=length)
+
+
+def _suggested_length(page: str, current: int | None) -> int:
+    """`views.suggested_data_settings` for the page's dataset; `current` when the file is unreadable."""
+    from seqlab import views
+
+    state = st.session_state
+    try:
+        return views.suggested_data_settings(
+            state[f"{page}.dataset"],
+            synthetic_length=state.get(f"{page}.synthetic_length", DataConfig.synthetic_length),
+            text_column=state.get(f"{page}.text_column", ""), label_column=state.get(f"{page}.label_column", ""),
+        )["sequence_length"]
+    except (ValueError, OSError):
+        # The page's own loading of the dataset says why it cannot be read.
+        return DataConfig.sequence_length if current is None else current
+
+
+def remember_typed_length(page: str) -> None:
+    """Records `<page>.sequence_length` as typed for `<page>`'s dataset (after setting both from code)."""
+    memory = _length_memory(page)
+    source, length = _length_source(page), st.session_state.get(f"{page}.sequence_length")
+    memory["typed"][source] = length
+    memory.update(source=source, length=length)
+
+
+def _length_memory(page: str) -> dict:
+    """The last dataset (source) and length seen on the page, and the lengths typed per source."""
+    return st.session_state.setdefault(f"{page}.length_memory", {"source": None, "length": None, "typed": {}})
+
+
+def _length_source(page: str) -> str:
+    """What the suggested length depends on: the dataset, and a synthetic task's length."""
+    from seqlab import views
+
+    dataset = str(st.session_state.get(f"{page}.dataset"))
+    if views.is_synthetic(dataset):
+        return f"{dataset} @ {st.session_state.get(f'{page}.synthetic_length', DataConfig.synthetic_length)}"
+    return dataset
+
+
 def place_chart(chart, key: str | None = None) -> None:
     """Draws an altair chart the full width of its column."""
     st.altair_chart(chart, width="stretch", key=key)

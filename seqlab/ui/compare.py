@@ -36,12 +36,10 @@ OVERFITTING_COLUMNS = {
     "best_val_accuracy": st.column_config.NumberColumn("best val. acc.", format="%.3f"),
     "overfit_epoch": st.column_config.NumberColumn("overfitting after epoch"),
     "gap_final": st.column_config.NumberColumn("final gap", format="%.3f"),
-    "explanation": st.column_config.TextColumn("what the curves say", width="large"),
 }
 
 REPLAY_COLUMNS = {
     "label": st.column_config.TextColumn("run"),
-    "sentence": st.column_config.TextColumn("replay", width="large"),
     "stopped_epoch": st.column_config.NumberColumn("stops after epoch"),
     "val_accuracy_at_stop": st.column_config.NumberColumn("val. acc. kept", format="%.3f"),
     "epochs_saved": st.column_config.NumberColumn("epochs saved"),
@@ -101,15 +99,21 @@ def overfitting_tab(data: views.CompareData, view: views.CompareView, selected: 
         st.info("Select runs or seed groups above to see where they start to overfit.")
         return
     st.caption("Best epoch: lowest validation loss. Overfitting: validation loss rising while "
-               "training loss falls. Gap: validation minus training loss at the last epoch.")
-    st.dataframe(view.overfitting.drop(columns="run_id"), hide_index=True,
+               "training loss falls (— where it does not). Gap: validation minus training loss at "
+               "the last epoch.")
+    overfitting = view.overfitting
+    st.dataframe(overfitting.drop(columns=["run_id", "explanation"]), hide_index=True, placeholder="—",
                  column_config=OVERFITTING_COLUMNS, key="compare.overfitting_table")
+    # Sentences read as text; in a table cell they would be cut off.
+    st.markdown("**What the curves say**\n\n" + views.sentence_list(overfitting["label"], overfitting["explanation"]))
     st.number_input("Early-stopping patience (epochs without a new lowest validation loss)",
                     min_value=0, max_value=50, step=1, **kept("compare.patience"))
     st.caption("What Keras EarlyStopping on validation loss (restoring the best weights) would "
                "have done with this patience, replayed on the recorded curves: nothing is retrained.")
-    st.dataframe(view.early_stopping[list(REPLAY_COLUMNS)], hide_index=True,
+    replay = view.early_stopping
+    st.dataframe(replay[list(REPLAY_COLUMNS)], hide_index=True, placeholder="—",
                  column_config=REPLAY_COLUMNS, key="compare.early_stopping_table")
+    st.markdown(views.sentence_list(replay["label"], replay["sentence"]))
 
 
 def verdict_tab(data: views.CompareData, view: views.CompareView, selected: list[str]) -> None:
@@ -153,8 +157,8 @@ def budgets_tab(data: views.CompareData, view: views.CompareView, selected: list
              **kept("compare.budget_metric"))
     metric = st.session_state["compare.budget_metric"]
     table = views.budget_table(data, dataset)
-    st.caption(f"Every completed run on {views.dataset_title(dataset)}; the dashed line joins the "
-               "runs no other run beats on both accuracy and cost.")
+    st.caption(f"Every completed run on {views.dataset_title(dataset)}. The dashed line is the "
+               "Pareto front: it joins the runs no other run beats on both accuracy and cost.")
     size, speed = st.columns(2)
     for column, cost, key in ((size, "num_params", "compare.pareto_params_chart"),
                               (speed, "seconds_per_epoch", "compare.pareto_seconds_chart")):

@@ -18,7 +18,7 @@ from seqlab.config import (
     ARCHITECTURES, FIELD_HELP, MERGE_MODES, OPTIMIZERS, POOLINGS, SIDES,
     DataConfig, ModelConfig, RunConfig, TrainConfig,
 )
-from seqlab.ui import init_state, keep_choice
+from seqlab.ui import follow_dataset, init_state, keep_choice, remember_typed_length
 
 FORM_PREFIX = "train."
 CHOICES = {
@@ -127,12 +127,17 @@ def dataset_widget(options: dict[str, str], key: str = widget_key("data.dataset"
 def run_form(dataset_options: dict[str, str]) -> str | None:
     """Draws the whole run form; its values apply when any of its buttons submits it.
 
+    The sequence length starts at the dataset's suggested value and follows
+    a change of dataset (`seqlab.ui.follow_dataset`), keeping what the user typed.
+
     Returns:
         Which action was asked for: `START` (train the recipe, repeated over
         seeds), `SWEEP` (the sweep section's runs), `QUEUE_AT_BUDGET` (every
         budget architecture sized to the target), or None ("Update estimate",
         "Size to this budget", or no click).
     """
+    keep_choice(widget_key("data.dataset"), list(dataset_options), "toy")
+    follow_dataset(FORM_PREFIX.rstrip("."))
     with st.form("train.form", border=True):
         data_column, model_column, train_column = st.columns(3)
         with data_column:
@@ -291,3 +296,6 @@ def set_form_values(values: dict[str, Any]) -> None:
     """
     for path, value in values.items():
         st.session_state[widget_key(path)] = value
+    if "data.sequence_length" in values:
+        # Chosen on purpose for this dataset: the form must not replace it with its suggestion.
+        remember_typed_length(FORM_PREFIX.rstrip("."))

@@ -10,18 +10,28 @@ from seqlab.store import RunRecord, RunStore
 from seqlab.ui import place_chart
 
 RUN_COLUMNS = {
-    "run_id": st.column_config.TextColumn("run"),
-    "label": st.column_config.TextColumn("model"),
-    "best_val_accuracy": st.column_config.NumberColumn("best val. accuracy", format="%.3f"),
-    "test_accuracy": st.column_config.NumberColumn("test accuracy", format="%.3f"),
+    "label": st.column_config.TextColumn("run"),
+    "best_val_accuracy": st.column_config.NumberColumn("best val. acc.", format="%.3f"),
+    "test_accuracy": st.column_config.NumberColumn("test acc.", format="%.3f"),
+    "run_id": st.column_config.TextColumn("run id"),
 }
 
-SUMMARY_COLUMNS = {
+# The Compare page's run table (`views.compare_runs_table`): friendly names, number formats.
+COMPARE_RUN_COLUMNS = {
+    "label": st.column_config.TextColumn("run"),
     "num_params": st.column_config.NumberColumn("parameters", format="localized"),
     "seconds_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.2f"),
     "best_val_accuracy": st.column_config.NumberColumn("best val. acc.", format="%.3f"),
     "final_val_accuracy": st.column_config.NumberColumn("final val. acc.", format="%.3f"),
     "test_accuracy": st.column_config.NumberColumn("test acc.", format="%.3f"),
+    "best_epoch": st.column_config.NumberColumn("best epoch"),
+    "epochs_run": st.column_config.NumberColumn("epochs"),
+    "data.sequence_length": st.column_config.NumberColumn("sequence length"),
+    "model.embedding_dim": st.column_config.NumberColumn("embedding"),
+    "model.num_layers": st.column_config.NumberColumn("layers"),
+    "train.learning_rate": st.column_config.NumberColumn("learning rate", format="%g"),
+    "train.batch_size": st.column_config.NumberColumn("batch size"),
+    "run_id": st.column_config.TextColumn("run id"),
 }
 
 
@@ -30,7 +40,7 @@ def show_runs_table(table: pd.DataFrame, empty_message: str) -> None:
     if table.empty:
         st.info(empty_message)
         return
-    st.dataframe(table, hide_index=True, column_config=RUN_COLUMNS)
+    st.dataframe(table, hide_index=True, column_config=RUN_COLUMNS, placeholder="—")
 
 
 def live_run_card(store: RunStore, record: RunRecord, curves: pd.DataFrame | None) -> None:
