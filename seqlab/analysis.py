@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -1137,8 +1138,31 @@ def _labels_table(runs: pd.DataFrame) -> pd.DataFrame:
 
     Runs (and groups) sharing a label get the settings that tell them apart
     appended ("lstm 32u x1 seed 2", "lstm 32u x1 sequence_length 60"); only
-    true duplicates fall back to their id.
+    true duplicates fall back to their id. Every table of a Compare redraw
+    needs the same labels, so the last few are kept by the runs' content.
     """
+    try:
+        key = (tuple(runs.columns), int(pd.util.hash_pandas_object(runs, index=True).sum()))
+    except TypeError:  # an unhashable cell: compute without the cache
+        return _build_labels_table(runs)
+    with _LABELS_LOCK:
+        cached = _LABELS_CACHE.get(key)
+    if cached is None:
+        cached = _build_labels_table(runs)
+        with _LABELS_LOCK:
+            if len(_LABELS_CACHE) >= 8:
+                _LABELS_CACHE.pop(next(iter(_LABELS_CACHE)))
+            _LABELS_CACHE[key] = cached
+    return cached.copy()
+
+
+# Results of a pure function keyed by the runs' content, never by user or
+# session, so sessions may share them; the lock keeps threads' edits apart.
+_LABELS_CACHE: dict[tuple, pd.DataFrame] = {}
+_LABELS_LOCK = threading.Lock()
+
+
+def _build_labels_table(runs: pd.DataFrame) -> pd.DataFrame:
     runs = _runs_frame(runs)
     table = runs[["run_id", "label", "arch", "group_id"]].copy()
     run_names = table["run_id"].astype(str)
@@ -1176,10 +1200,11 @@ def _told_apart(names: pd.Series, runs: pd.DataFrame, columns: list[str]) -> pd.
     for _, clash in runs.groupby(names, sort=False):
         if len(clash) < 2:
             continue
+        as_text = clash[columns].astype(str)  # once per clash, not once per column tried
         chosen: list[str] = []
         distinct = 1
         for column in columns:
-            count = len(clash[chosen + [column]].astype(str).drop_duplicates())
+            count = len(as_text[chosen + [column]].drop_duplicates())
             if count > distinct:
                 chosen.append(column)
                 distinct = count

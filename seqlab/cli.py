@@ -396,30 +396,27 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _positive_int(flag: str):
+def _int_at_least(flag: str, minimum: int):
+    """Returns an argparse type accepting whole numbers >= `minimum`."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"received {text!r}, expected a whole number >= 1") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"received {value}, expected a whole number >= 1")
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"received {text!r}, expected a whole number >= {minimum}")
         return value
     parse.__name__ = flag
     return parse
+
+
+def _positive_int(flag: str):
+    return _int_at_least(flag, 1)
 
 
 def _non_negative_int(flag: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"received {text!r}, expected a whole number >= 0") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"received {value}, expected a whole number >= 0")
-        return value
-    parse.__name__ = flag
-    return parse
+    return _int_at_least(flag, 0)
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
