@@ -141,6 +141,8 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
         "class_names": list(data.class_names),
         "vocabulary_size": vocabulary_size,
         "sequence_length": config.data.sequence_length,
+        "precision": resolve_precision(config),
+        "xla": uses_xla(config),
         "dataset": dataset.description,
         "examples": {"train": len(data.y_train), "validation": len(data.y_val),
                      "test": len(data.y_test)},
@@ -203,10 +205,17 @@ def compile_model(
     from seqlab.models import build_model, head
 
     keras = _keras()
-    model = build_model(
-        config.model, vocabulary_size=vocabulary_size,
-        sequence_length=sequence_length, num_classes=num_classes, seed=config.seed,
-    )
+    previous = keras.config.dtype_policy()
+    # Layers take the global policy when they are built; restore it at once so
+    # nothing else in this process (the next run, inference) inherits it.
+    keras.config.set_dtype_policy(resolve_precision(config))
+    try:
+        model = build_model(
+            config.model, vocabulary_size=vocabulary_size,
+            sequence_length=sequence_length, num_classes=num_classes, seed=config.seed,
+        )
+    finally:
+        keras.config.set_dtype_policy(previous)
     loss, _ = head(num_classes)
     model.compile(
         optimizer=build_optimizer(config),
@@ -228,6 +237,16 @@ def uses_xla(config: RunConfig) -> bool:
     whose random numbers XLA's CPU backend generates slowly), so it stays off.
     """
     return bool(config.train.jit_compile) and config.model.arch != "transformer"
+
+
+def resolve_precision(config: RunConfig) -> str:
+    """Returns the Keras dtype policy a run trains with (`train.precision`).
+
+    float32 by default: mixed bfloat16 was measured on these AMX CPUs for the
+    Transformer (bench/train_throughput.py, 4,000 IMDB reviews): 1.07x the
+    plain path against 1.10x in float32, with test accuracy 0.801 vs 0.822.
+    """
+    return config.train.precision
 
 
 def build_optimizer(config: RunConfig):

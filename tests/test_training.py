@@ -137,3 +137,20 @@ def test_xla_is_used_for_recurrent_models_but_not_the_transformer():
     assert uses_xla(tiny(**{"train.jit_compile": True, "model.arch": "lstm"}))
     assert not uses_xla(tiny(**{"train.jit_compile": True, "model.arch": "transformer"}))
     assert not uses_xla(tiny(**{"train.jit_compile": False, "model.arch": "gru"}))
+
+
+def test_bfloat16_transformer_trains_saves_and_leaves_the_global_policy_alone(store):
+    import keras
+
+    from seqlab.inference import load_trained, predict_proba
+
+    record = train_config(tiny(**{"model.arch": "transformer",
+                                  "train.precision": "mixed_bfloat16"}), store)
+    assert record.status == "completed"
+    assert keras.config.dtype_policy().name == "float32"
+    meta = json.loads((store.artifact_dir(record.run_id) / META_FILE).read_text())
+    assert meta["precision"] == "mixed_bfloat16"
+    trained = load_trained(store, record.run_id)
+    probabilities = predict_proba(trained, ["a great movie", "bad"])
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)

@@ -81,4 +81,7 @@ def classification_head(features, *, dropout_rate: float, num_classes: int):
     _, activation = head(num_classes)
     outputs = 1 if num_classes == 2 else num_classes
     features = keras.layers.Dropout(dropout_rate, name="dropout")(features)
-    return keras.layers.Dense(outputs, activation=activation, name="classifier")(features)
+    # float32 even under a mixed bfloat16 policy: probabilities near 0 or 1
+    # need float32's precision for a sound cross-entropy.
+    return keras.layers.Dense(outputs, activation=activation, dtype="float32",
+                              name="classifier")(features)

@@ -39,11 +39,14 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.sequence_length = sequence_length
         self.embedding_dim = embedding_dim
         self.use_mask = use_mask
+        # Sublayers follow this layer's dtype policy (not the global one), so a
+        # model trained in mixed bfloat16 loads the same way in any process.
+        policy = self.dtype_policy
         self.token_embedding = keras.layers.Embedding(
-            vocabulary_size, embedding_dim, name="token_embedding"
+            vocabulary_size, embedding_dim, dtype=policy, name="token_embedding"
         )
         self.position_embedding = keras.layers.Embedding(
-            sequence_length, embedding_dim, name="position_embedding"
+            sequence_length, embedding_dim, dtype=policy, name="position_embedding"
         )
 
     def build(self, input_shape):
@@ -114,18 +117,25 @@ class TransformerEncoderBlock(keras.layers.Layer):
         # classification example): drawing a random mask of (batch, heads, T, T)
         # every step costs more on CPU than the rest of the block; dropout is
         # applied to the block's outputs below instead.
+        # Sublayers follow this layer's dtype policy (see TokenAndPositionEmbedding).
+        policy = self.dtype_policy
         self.attention = keras.layers.MultiHeadAttention(
             num_heads=num_heads, key_dim=key_dim, dropout=0.0,
-            flash_attention=False, name="attention",
+            flash_attention=False, dtype=policy, name="attention",
         )
-        self.attention_dropout = keras.layers.Dropout(dropout_rate, name="attention_dropout")
-        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="attention_norm")
+        self.attention_dropout = keras.layers.Dropout(
+            dropout_rate, dtype=policy, name="attention_dropout")
+        self.attention_norm = keras.layers.LayerNormalization(
+            epsilon=1e-6, dtype=policy, name="attention_norm")
         self.feed_forward_hidden = keras.layers.Dense(
-            ff_dim, activation="relu", name="feed_forward_hidden"
+            ff_dim, activation="relu", dtype=policy, name="feed_forward_hidden"
         )
-        self.feed_forward_output = keras.layers.Dense(embedding_dim, name="feed_forward_output")
-        self.feed_forward_dropout = keras.layers.Dropout(dropout_rate, name="feed_forward_dropout")
-        self.output_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="output_norm")
+        self.feed_forward_output = keras.layers.Dense(
+            embedding_dim, dtype=policy, name="feed_forward_output")
+        self.feed_forward_dropout = keras.layers.Dropout(
+            dropout_rate, dtype=policy, name="feed_forward_dropout")
+        self.output_norm = keras.layers.LayerNormalization(
+            epsilon=1e-6, dtype=policy, name="output_norm")
 
     def build(self, input_shape):
         # Built here, not on first call, so a loaded model finds every weight.
