@@ -38,3 +38,20 @@ def imdb_dir():
     if not (SHARED_IMDB / "train.csv.gz").exists():
         pytest.skip("shared IMDB copy not present on this machine")
     return SHARED_IMDB
+
+
+@pytest.fixture
+def store_reads(monkeypatch):
+    """Counts calls of RunStore.runs_frame / epochs_frame (the Compare page's two reads)."""
+    from seqlab.store import RunStore
+
+    calls = {"runs_frame": 0, "epochs_frame": 0}
+    for name in calls:
+        original = getattr(RunStore, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(RunStore, name, counted)
+    return calls

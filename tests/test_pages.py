@@ -386,18 +386,10 @@ def test_compare_delete_needs_confirmation_and_removes_the_run(store):
     assert "Deleted 1 run" in texts_of(at.success)
 
 
-def test_compare_reads_runs_and_epochs_once_with_many_runs(store, monkeypatch):
+def test_compare_reads_runs_and_epochs_once_with_many_runs(store, store_reads):
     for i in range(50):
         seed_run(store, arch=("lstm", "gru", "transformer")[i % 3], epochs=4)
-    calls = {"runs_frame": 0, "epochs_frame": 0}
-    for name in calls:
-        original = getattr(RunStore, name)
-
-        def counted(self, *args, _name=name, _original=original, **kwargs):
-            calls[_name] += 1
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(RunStore, name, counted)
+    calls = store_reads
     at = open_page(COMPARE_PAGE).run()
     no_exception(at)
     assert len(at.dataframe[0].value) == 50

@@ -354,18 +354,10 @@ def test_only_the_open_tab_is_drawn(groups):
     assert frames_with(at, "on_front") and not frames_with(at, "band_low")
 
 
-def test_every_tab_reads_runs_and_epochs_once_per_rerun(store, groups, monkeypatch):
+def test_every_tab_reads_runs_and_epochs_once_per_rerun(store, groups, store_reads):
     for length in (20, 40):
         seed_run(store, {**LONGRANGE, "data.sequence_length": length, "data.synthetic_length": length}, 0.8)
-    calls = {"runs_frame": 0, "epochs_frame": 0}
-    for name in calls:
-        original = getattr(RunStore, name)
-
-        def counted(self, *args, _name=name, _original=original, **kwargs):
-            calls[_name] += 1
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(RunStore, name, counted)
+    calls = store_reads
     at = open_compare()
     for tab in ("Curves", "Overfitting", "Verdict", "Budgets", "Sweep", "Advice"):
         at.session_state["compare.tab"] = tab
