@@ -18,7 +18,7 @@ from seqlab.models import (
     head,
     load_model,
 )
-from seqlab.models.layers import MaskedPooling1D
+from seqlab.models.layers import CounterDropout, MaskedPooling1D
 from seqlab.models.transformer import TokenAndPositionEmbedding, TransformerEncoderBlock
 
 VOCABULARY_SIZE = 50
@@ -117,6 +117,7 @@ def test_save_and_load_keep_predictions(tmp_path, arch, pooling):
     "layer",
     [
         MaskedPooling1D("max", name="pooling"),
+        CounterDropout(0.2, seed=4, name="dropout"),
         TokenAndPositionEmbedding(50, 12, 8, use_mask=False, name="embedding"),
         TransformerEncoderBlock(8, 2, 4, 16, dropout_rate=0.2, name="encoder"),
     ],
@@ -201,3 +202,55 @@ def test_transformer_trains_under_xla_with_masks():
     history = model.fit(ids, labels, epochs=1, batch_size=8, verbose=0)
     assert model.jit_compile
     assert np.isfinite(history.history["loss"][0])
+
+
+def dropped_fraction(values: np.ndarray) -> float:
+    return float(np.mean(values == 0))
+
+
+def test_counter_dropout_drops_about_rate_and_rescales_the_rest():
+    layer = CounterDropout(0.25, seed=1)
+    ones = np.ones((16, 50, 8), dtype="float32")
+    dropped = np.asarray(layer(ones, training=True))
+    assert abs(dropped_fraction(dropped) - 0.25) < 0.02
+    np.testing.assert_allclose(dropped[dropped != 0], 1 / 0.75, rtol=1e-6)
+
+
+def test_counter_dropout_draws_a_fresh_independent_mask_each_call():
+    layer = CounterDropout(0.5, seed=1)
+    ones = np.ones((16, 50, 8), dtype="float32")
+    first = np.asarray(layer(ones, training=True)) == 0
+    second = np.asarray(layer(ones, training=True)) == 0
+    # Independent masks overlap on about rate**2 of the values; equal ones on rate.
+    assert abs(float(np.mean(first & second)) - 0.25) < 0.02
+
+
+def test_counter_dropout_is_the_identity_outside_training():
+    layer = CounterDropout(0.5, seed=1)
+    values = np.random.default_rng(0).normal(size=(4, 6, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(layer(values, training=False)), values)
+
+
+def test_counter_dropout_repeats_its_masks_for_a_seed():
+    ones = np.ones((4, 30, 8), dtype="float32")
+    first = np.asarray(CounterDropout(0.3, seed=5)(ones, training=True))
+    again = np.asarray(CounterDropout(0.3, seed=5)(ones, training=True))
+    other = np.asarray(CounterDropout(0.3, seed=6)(ones, training=True))
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_counter_dropout_masks_change_between_xla_compiled_steps():
+    import tensorflow as tf
+
+    layer = CounterDropout(0.5, seed=2)
+    step = tf.function(lambda values: layer(values, training=True), jit_compile=True)
+    ones = tf.ones((8, 40, 4))
+    first, second = np.asarray(step(ones)), np.asarray(step(ones))
+    assert abs(dropped_fraction(first) - 0.5) < 0.05
+    assert not np.array_equal(first, second)
+
+
+def test_counter_dropout_rejects_a_rate_outside_zero_to_one():
+    with pytest.raises(ValueError, match="dropout rate.*1.5.*\\[0, 1\\)"):
+        CounterDropout(1.5)

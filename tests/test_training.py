@@ -131,12 +131,12 @@ def test_progress_events_cover_phases_and_epochs(store):
     assert [e["epoch"] for e in events if e["phase"] == "epoch"] == [1, 2]
 
 
-def test_xla_is_used_for_recurrent_models_but_not_the_transformer():
+@pytest.mark.parametrize("arch", ["lstm", "transformer"])
+def test_xla_follows_train_jit_compile_for_every_arch(arch):
     from seqlab.training import uses_xla
 
-    assert uses_xla(tiny(**{"train.jit_compile": True, "model.arch": "lstm"}))
-    assert not uses_xla(tiny(**{"train.jit_compile": True, "model.arch": "transformer"}))
-    assert not uses_xla(tiny(**{"train.jit_compile": False, "model.arch": "gru"}))
+    assert uses_xla(tiny(**{"train.jit_compile": True, "model.arch": arch}))
+    assert not uses_xla(tiny(**{"train.jit_compile": False, "model.arch": arch}))
 
 
 def test_bfloat16_transformer_trains_saves_and_leaves_the_global_policy_alone(store):

@@ -1,4 +1,4 @@
-"""Building blocks shared by the Transformer and the baseline: masked pooling and the head."""
+"""Building blocks shared by the models: masked pooling, a cheap dropout and the head."""
 
 from __future__ import annotations
 
@@ -64,6 +64,77 @@ class MaskedPooling1D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
+
+
+# murmur3's 32-bit finalizer constants: each input bit flips about half the
+# output bits, which is all a dropout mask needs from a random number.
+_GOLDEN = 0x9E3779B9
+_FMIX_1 = 0x85EBCA6B
+_FMIX_2 = 0xC2B2AE35
+
+
+def _fmix32(values):
+    """Scrambles uint32 values with murmur3's finalizer (a bijection on uint32)."""
+    for shift, multiplier in ((16, _FMIX_1), (13, _FMIX_2), (16, None)):
+        values = ops.bitwise_xor(values, ops.right_shift(values, _uint32(shift)))
+        if multiplier is not None:
+            values = ops.multiply(values, _uint32(multiplier))  # wraps modulo 2**32
+    return values
+
+
+def _uint32(value: int):
+    return ops.convert_to_tensor(value, dtype="uint32")
+
+
+@keras.saving.register_keras_serializable(package="seqlab")
+class CounterDropout(keras.layers.Layer):
+    """Dropout whose random mask is a hash of (seed, step counter, element index).
+
+    Same contract as `keras.layers.Dropout` (zero each value with probability
+    `rate` while training, scale the kept ones by `1 / (1 - rate)`, identity
+    otherwise), but the mask is computed with a few integer operations per
+    element instead of a random-number generator. XLA on CPU draws random
+    numbers slowly: a (64, 200, 32) mask costs about 3.3 ms with
+    `keras.random.dropout` under XLA and about 0.8 ms hashed (bench step with
+    five masks), which is what lets the Transformer train with XLA on.
+    Each call advances a seed-state counter, so every step gets a fresh mask;
+    `keras.utils.set_random_seed` makes the sequence of masks reproducible.
+
+    Args:
+        rate: fraction of values to drop, in [0, 1).
+        seed: optional int fixing this layer's masks.
+        **kwargs: passed to `keras.layers.Layer`.
+
+    Raises:
+        ValueError: if `rate` is outside [0, 1).
+    """
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"dropout rate: received {rate!r}, expected a number in [0, 1)")
+        self.rate = float(rate)
+        self.seed = seed
+        self.supports_masking = True
+        if self.rate > 0:
+            self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+
+    def call(self, inputs, training=False):
+        """Drops values of `inputs` (any shape) while training; returns the same shape."""
+        if not training or self.rate == 0:
+            return inputs
+        seed = ops.cast(self.seed_generator.next(), "uint32")  # (2,): layer seed, step counter
+        key = _fmix32(ops.bitwise_xor(_fmix32(seed[0]), seed[1] * _uint32(_GOLDEN)))
+        index = ops.cast(ops.arange(ops.size(inputs), dtype="int32"), "uint32")  # one counter per element
+        bits = _fmix32(ops.bitwise_xor(index * _uint32(_GOLDEN), key))
+        keep = ops.reshape(bits >= _uint32(int(self.rate * 2**32)), ops.shape(inputs))
+        return ops.where(keep, inputs / (1.0 - self.rate), ops.zeros_like(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
 def classification_head(features, *, dropout_rate: float, num_classes: int):

@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 from seqlab.config import ModelConfig
-from seqlab.models.layers import MaskedPooling1D, classification_head
+from seqlab.models.layers import CounterDropout, MaskedPooling1D, classification_head
 
 
 @keras.saving.register_keras_serializable(package="seqlab")
@@ -114,16 +114,17 @@ class TransformerEncoderBlock(keras.layers.Layer):
         # flash_attention=False: flash kernels cannot return the attention
         # weights, which the attention page reads from this same layer.
         # No dropout on the attention weights themselves (as in Keras's text
-        # classification example): drawing a random mask of (batch, heads, T, T)
-        # every step costs more on CPU than the rest of the block; dropout is
-        # applied to the block's outputs below instead.
+        # classification example): a mask of (batch, heads, T, T) every step
+        # costs more on CPU than the rest of the block; dropout is applied to
+        # the block's outputs below instead, with hashed masks (CounterDropout)
+        # because XLA's CPU random numbers would cost more than the block.
         # Sublayers follow this layer's dtype policy (see TokenAndPositionEmbedding).
         policy = self.dtype_policy
         self.attention = keras.layers.MultiHeadAttention(
             num_heads=num_heads, key_dim=key_dim, dropout=0.0,
             flash_attention=False, dtype=policy, name="attention",
         )
-        self.attention_dropout = keras.layers.Dropout(
+        self.attention_dropout = CounterDropout(
             dropout_rate, dtype=policy, name="attention_dropout")
         self.attention_norm = keras.layers.LayerNormalization(
             epsilon=1e-6, dtype=policy, name="attention_norm")
@@ -132,7 +133,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         )
         self.feed_forward_output = keras.layers.Dense(
             embedding_dim, dtype=policy, name="feed_forward_output")
-        self.feed_forward_dropout = keras.layers.Dropout(
+        self.feed_forward_dropout = CounterDropout(
             dropout_rate, dtype=policy, name="feed_forward_dropout")
         self.output_norm = keras.layers.LayerNormalization(
             epsilon=1e-6, dtype=policy, name="output_norm")
