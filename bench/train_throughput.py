@@ -19,6 +19,7 @@ validation included in both.
 
 Usage:
     python bench/train_throughput.py [--subset 5000] [--epochs 3] [--arch lstm,gru,...]
+        [--dropout 0.1]
 
 Data: IMDB (SEQLAB_IMDB, or ../shared/data/imdb when present), else the
 synthetic-variable task at the same length; the output says which.
@@ -43,7 +44,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from seqlab.config import ARCHITECTURES, RunConfig  # noqa: E402
 
 
-def bench_config(arch: str, subset: int, epochs: int, batch_size: int) -> RunConfig:
+def bench_config(arch: str, subset: int, epochs: int, batch_size: int,
+                 dropout_rate: float = 0.0) -> RunConfig:
     """The benchmark's recipe: Embedding(20k, 32) + one layer of 32, length 200."""
     shared = ROOT.parent / "shared" / "data" / "imdb"
     if not os.environ.get("SEQLAB_IMDB") and (shared / "train.csv.gz").exists():
@@ -55,7 +57,7 @@ def bench_config(arch: str, subset: int, epochs: int, batch_size: int) -> RunCon
         "data.dataset": dataset, "data.subset": subset, "data.num_examples": subset,
         "data.synthetic_length": 200, "data.sequence_length": 200,
         "data.vocabulary_size": 20000, "model.arch": arch, "model.embedding_dim": 32,
-        "model.units": 32, "model.dropout_rate": 0.0, "train.epochs": epochs,
+        "model.units": 32, "model.dropout_rate": dropout_rate, "train.epochs": epochs,
         "train.batch_size": batch_size, "seed": 0,
     }
     return RunConfig().with_overrides(overrides).validate()
@@ -134,6 +136,8 @@ def main() -> None:
     parser.add_argument("--subset", type=int, default=5000, help="IMDB reviews (train+validation)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--dropout", type=float, default=0.0,
+                        help="model.dropout_rate for every variant (0: the classroom model has none)")
     parser.add_argument("--arch", default=",".join(ARCHITECTURES))
     parser.add_argument("--variants", default="plain,seqlab,silent")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -142,7 +146,7 @@ def main() -> None:
 
     if args.child:
         variant, arch = args.child.split(":")
-        config = bench_config(arch, args.subset, args.epochs, args.batch_size)
+        config = bench_config(arch, args.subset, args.epochs, args.batch_size, args.dropout)
         print(json.dumps(run_variant(variant, config, args.home)))
         return
 
@@ -152,12 +156,13 @@ def main() -> None:
     env = {**os.environ, "SEQLAB_HOME": home}
     results: dict[tuple[str, str], dict] = {}
     print(f"# train_throughput: subset={args.subset} epochs={args.epochs} "
-          f"batch={args.batch_size} cores={os.cpu_count()}", flush=True)
+          f"batch={args.batch_size} dropout={args.dropout} cores={os.cpu_count()}", flush=True)
     for arch in archs:
         for variant in variants:
             command = [sys.executable, __file__, "--child", f"{variant}:{arch}",
                        "--subset", str(args.subset), "--epochs", str(args.epochs),
-                       "--batch-size", str(args.batch_size), "--home", home]
+                       "--batch-size", str(args.batch_size), "--dropout", str(args.dropout),
+                       "--home", home]
             done = subprocess.run(command, capture_output=True, text=True, env=env)
             if done.returncode != 0:
                 print(f"{arch:<12} {variant:<7} FAILED: {done.stderr.strip()[-400:]}", flush=True)

@@ -6,10 +6,10 @@ Keras callback that writes progress and per-epoch metrics to the `RunStore`,
 checks the store's stop flag between compiled steps, and ends a run whose loss
 turns NaN/inf as `diverged` instead of crashing.
 
-Fast by default on CPU: the training step is XLA-compiled where that is faster
-(`uses_xla`) and runs `steps_per_execution` batches per call, which together
-make the masked LSTM of a classroom notebook several times faster than a plain
-`model.fit` (see `bench/train_throughput.py`).
+Fast by default on CPU: the training step is XLA-compiled (`uses_xla`) and
+runs `steps_per_execution` batches per call, which together make the masked
+LSTM of a classroom notebook several times faster than a plain `model.fit`
+(see `bench/train_throughput.py`).
 """
 
 from __future__ import annotations

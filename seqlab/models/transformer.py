@@ -91,8 +91,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         num_heads: attention heads.
         key_dim: size of each head's query and key vectors.
         ff_dim: width of the feed-forward hidden layer.
-        dropout_rate: dropout on the attention weights and on both residual
-            branches.
+        dropout_rate: dropout on both residual branches (hashed masks, see
+            `CounterDropout`); the attention weights themselves get none.
         **kwargs: passed to `keras.layers.Layer`.
     """
 
