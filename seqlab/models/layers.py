@@ -75,11 +75,11 @@ _FMIX_2 = 0xC2B2AE35
 
 def _fmix32(values):
     """Scrambles uint32 values with murmur3's finalizer (a bijection on uint32)."""
-    for shift, multiplier in ((16, _FMIX_1), (13, _FMIX_2), (16, None)):
-        values = ops.bitwise_xor(values, ops.right_shift(values, _uint32(shift)))
-        if multiplier is not None:
-            values = ops.multiply(values, _uint32(multiplier))  # wraps modulo 2**32
-    return values
+    values = ops.bitwise_xor(values, ops.right_shift(values, _uint32(16)))
+    values = ops.multiply(values, _uint32(_FMIX_1))  # wraps modulo 2**32
+    values = ops.bitwise_xor(values, ops.right_shift(values, _uint32(13)))
+    values = ops.multiply(values, _uint32(_FMIX_2))
+    return ops.bitwise_xor(values, ops.right_shift(values, _uint32(16)))
 
 
 def _uint32(value: int):
