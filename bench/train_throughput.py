@@ -11,6 +11,10 @@ is its own:
            path every page waits on).
   silent   seqlab's compiled model fitted with no reporting callback: the
            difference to `seqlab` is what live reporting costs.
+  stock    (Transformer only) `plain`, with the attention computed by Keras's
+           own `MultiHeadAttention._compute_attention` instead of seqlab's
+           `DeferredSoftmaxAttention` kernel: what a classroom notebook built
+           from stock Keras layers runs. Same weights, same arithmetic.
 
 Samples/s come from the fastest epoch after the first (the first pays for
 tracing/compiling; the fastest, as `timeit` does, because other work on a
@@ -79,6 +83,11 @@ def run_variant(variant: str, config: RunConfig, home: str) -> dict:
                  sequence_length=config.data.sequence_length, num_classes=data.num_classes)
     n_train = len(data.y_train)
 
+    if variant == "stock":
+        from seqlab.models.transformer import DeferredSoftmaxAttention
+
+        # In this child process only: Keras's attention arithmetic in the same model.
+        DeferredSoftmaxAttention._compute_attention = keras.layers.MultiHeadAttention._compute_attention
     if variant == "seqlab":
         store = RunStore(home)
         run_id = store.create_run(config)
@@ -88,7 +97,7 @@ def run_variant(variant: str, config: RunConfig, home: str) -> dict:
         status = record.status
     else:
         keras.utils.set_random_seed(config.seed)
-        if variant == "plain":
+        if variant in ("plain", "stock"):
             model = build_model(config.model, seed=config.seed, **sizes)
             loss, _ = head(data.num_classes)
             model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
@@ -139,7 +148,7 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.0,
                         help="model.dropout_rate for every variant (0: the classroom model has none)")
     parser.add_argument("--arch", default=",".join(ARCHITECTURES))
-    parser.add_argument("--variants", default="plain,seqlab,silent")
+    parser.add_argument("--variants", default="plain,seqlab,silent,stock")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--home", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -159,6 +168,8 @@ def main() -> None:
           f"batch={args.batch_size} dropout={args.dropout} cores={os.cpu_count()}", flush=True)
     for arch in archs:
         for variant in variants:
+            if variant == "stock" and arch != "transformer":
+                continue  # no attention: it would be `plain` again
             command = [sys.executable, __file__, "--child", f"{variant}:{arch}",
                        "--subset", str(args.subset), "--epochs", str(args.epochs),
                        "--batch-size", str(args.batch_size), "--dropout", str(args.dropout),
@@ -179,7 +190,8 @@ def main() -> None:
           "| plain test acc | seqlab test acc | plain peak MB | seqlab peak MB |")
     print("|---|---|---|---|---|---|---|---|---|")
     for arch in archs:
-        plain, fast, silent = (results.get((arch, v)) for v in ("plain", "seqlab", "silent"))
+        plain, fast, silent, stock = (
+            results.get((arch, v)) for v in ("plain", "seqlab", "silent", "stock"))
         if not (plain and fast):
             continue
         cost = (f"{(silent['samples_per_second'] / fast['samples_per_second'] - 1) * 100:+.1f}%"
@@ -188,6 +200,12 @@ def main() -> None:
               f"| {fast['samples_per_second'] / plain['samples_per_second']:.2f}x | {cost} "
               f"| {plain['test_accuracy']:.3f} | {fast['test_accuracy']:.3f} "
               f"| {plain['peak_rss_mb']:.0f} | {fast['peak_rss_mb']:.0f} |")
+        if stock:
+            print(f"|  vs stock Keras attention | {stock['samples_per_second']:.0f} "
+                  f"| {fast['samples_per_second']:.0f} "
+                  f"| {fast['samples_per_second'] / stock['samples_per_second']:.2f}x | - "
+                  f"| {stock['test_accuracy']:.3f} | {fast['test_accuracy']:.3f} "
+                  f"| {stock['peak_rss_mb']:.0f} | {fast['peak_rss_mb']:.0f} |")
 
 
 if __name__ == "__main__":

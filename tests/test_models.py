@@ -19,7 +19,11 @@ from seqlab.models import (
     load_model,
 )
 from seqlab.models.layers import CounterDropout, MaskedPooling1D
-from seqlab.models.transformer import TokenAndPositionEmbedding, TransformerEncoderBlock
+from seqlab.models.transformer import (
+    DeferredSoftmaxAttention,
+    TokenAndPositionEmbedding,
+    TransformerEncoderBlock,
+)
 
 VOCABULARY_SIZE = 50
 SEQUENCE_LENGTH = 12
@@ -120,6 +124,7 @@ def test_save_and_load_keep_predictions(tmp_path, arch, pooling):
         CounterDropout(0.2, seed=4, name="dropout"),
         TokenAndPositionEmbedding(50, 12, 8, use_mask=False, name="embedding"),
         TransformerEncoderBlock(8, 2, 4, 16, dropout_rate=0.2, name="encoder"),
+        DeferredSoftmaxAttention(num_heads=2, key_dim=4, name="attention"),
     ],
     ids=lambda layer: type(layer).__name__,
 )
@@ -202,6 +207,57 @@ def test_transformer_trains_under_xla_with_masks():
     history = model.fit(ids, labels, epochs=1, batch_size=8, verbose=0)
     assert model.jit_compile
     assert np.isfinite(history.history["loss"][0])
+
+
+def attention_pair():
+    """Keras's MultiHeadAttention and seqlab's subclass, with the same weights."""
+    inputs = np.random.default_rng(3).normal(size=(3, 7, 8)).astype("float32")
+    reference = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4, seed=0)
+    deferred = DeferredSoftmaxAttention(num_heads=2, key_dim=4)
+    reference(inputs, inputs)
+    deferred(inputs, inputs)
+    deferred.set_weights(reference.get_weights())
+    return reference, deferred, inputs
+
+
+@pytest.mark.parametrize("mask_kind", ["keys", "full", "none"])
+def test_deferred_attention_matches_keras_outputs_and_gradients(mask_kind):
+    import tensorflow as tf
+
+    reference, deferred, inputs = attention_pair()
+    real = np.arange(7)[None, :] < np.array([[2], [5], [7]])  # (batch, T)
+    masks = {
+        "keys": real[:, None, :],  # (batch, 1, S)
+        # (batch, T, S) with padding queries blocked from every key: those rows
+        # take the no-allowed-key path in both layers.
+        "full": real[:, :, None] & real[:, None, :],
+        "none": None,
+    }
+    mask = masks[mask_kind]
+    results = []
+    for layer in (reference, deferred):
+        values = tf.constant(inputs)
+        with tf.GradientTape() as tape:
+            tape.watch(values)
+            output = layer(values, values, attention_mask=mask)
+            loss = tf.reduce_sum(output * tf.sin(output))
+        gradients = tape.gradient(loss, [values, *layer.trainable_variables])
+        results.append((np.asarray(output), [np.asarray(g) for g in gradients]))
+    (ref_out, ref_grads), (out, grads) = results
+    np.testing.assert_allclose(out, ref_out, atol=1e-5)
+    for got, expected in zip(grads, ref_grads):
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_encoder_block_training_path_matches_heatmap_path_at_real_tokens():
+    block = TransformerEncoderBlock(8, 2, 4, 16, dropout_rate=0.0)
+    inputs = np.random.default_rng(5).normal(size=(3, 9, 8)).astype("float32")
+    real = np.arange(9)[None, :] < np.array([[2], [6], [9]])  # (batch, T)
+    fast = np.asarray(block(inputs, mask=real))  # keys-only mask, deferred softmax
+    with_scores, scores = block(inputs, mask=real, return_attention_scores=True)
+    np.testing.assert_allclose(fast[real], np.asarray(with_scores)[real], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(scores).sum(axis=-1)[real[:, None, :].repeat(2, 1)],
+                               1.0, atol=1e-5)
 
 
 def dropped_fraction(values: np.ndarray) -> float:
