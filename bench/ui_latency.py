@@ -663,9 +663,9 @@ def browser_switches(page) -> dict:
     for round_index in range(3):
         for name in order:
             title = PAGES[name][1]
-            label = "app" if name == "Home" else name
+            # A link's text is its icon's ligature name, then the page's label.
             link = page.locator('[data-testid="stSidebarNav"] a').filter(
-                has_text=re.compile(rf"^\s*{label}\s*$", re.IGNORECASE))
+                has_text=re.compile(rf"{name}\s*$"))
             started = time.perf_counter()
             link.first.click()
             heading(page, title).wait_for(timeout=120_000)

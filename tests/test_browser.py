@@ -258,6 +258,18 @@ def test_every_page_opens_by_its_url_on_an_empty_store(page, server, name):
     check_and_keep(page, name, "-empty")
 
 
+def test_sidebar_names_every_page_home_first(page, server):
+    open_page(page, server, "Home")
+    links = page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]')
+    links.first.wait_for()
+    # Each link's text is its icon's ligature name, then its label.
+    assert [text.split()[-1] for text in links.all_inner_texts()] == list(PAGES)
+    page.get_by_role("link", name="Compare").first.click()
+    page.wait_for_url(server.url + PAGES["Compare"][0])
+    wait_for_app(page)
+    assert page.locator("h1").first.inner_text().strip() == PAGES["Compare"][1]
+
+
 def test_training_from_the_form_completes_with_the_form_settings(server, trained_run):
     from seqlab.store import RunStore
 
