@@ -110,7 +110,7 @@ class DeferredSoftmaxAttention(keras.layers.MultiHeadAttention):
             query: (batch, T, heads, key_dim) projected queries.
             key: (batch, S, heads, key_dim) projected keys.
             value: (batch, S, heads, value_dim) projected values.
-            attention_mask: (batch, T, S) booleans (True: may attend), or None.
+            attention_mask: (batch, T or 1, S) booleans (True: may attend), or None.
             training: whether attention dropout (if any) is active.
             return_attention_scores: also return the weights (parent's path).
             **kwargs: passed on to the parent (e.g. `use_causal_mask`).
