@@ -48,7 +48,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -56,12 +55,15 @@ import tempfile
 import threading
 import time
 import traceback
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # seqlab, and the tests' AppTest and server helpers
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# The one `streamlit run` helper (tests/browser_support.py; stdlib only, so importing
+# it here does not import streamlit before the cold measurement times that).
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
 
 PAGES = {  # name -> (script, title the page shows, text of its last element)
     "Home": ("app.py", "seqlab", "Predict: side by side"),
@@ -71,9 +73,6 @@ PAGES = {  # name -> (script, title the page shows, text of its last element)
 }
 NO_TENSORFLOW_PAGES = ("Home", "Data", "Compare")  # the issue: first paint without TF
 HEAVY_MODULES = ("tensorflow", "keras")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 APPTEST_TIMEOUT = 180
 
 
@@ -106,12 +105,6 @@ def run_every_seconds() -> float:
                      f"live runs fragment to set run_every in seconds")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class ImportTracer(importlib.abc.MetaPathFinder):
     """Records when TensorFlow/Keras are first imported and the seqlab/page lines that asked."""
 
@@ -130,42 +123,40 @@ class ImportTracer(importlib.abc.MetaPathFinder):
         return None  # never loads anything itself
 
 
-def app_test_class():
-    """Returns `AppTest`, without its "missing ScriptRunContext" warning on every new test."""
+def apptest_support():
+    """Returns the tests' AppTest harness (tests/apptest_support.py), AppTest's warning quieted.
+
+    Imported here, not at the top: the cold measurement times this first
+    import of streamlit. The "missing ScriptRunContext" warning AppTest logs
+    on every new test is turned off.
+    """
     import logging
 
-    from streamlit.testing.v1 import AppTest
+    from tests import apptest_support as harness
 
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(
         logging.ERROR)
-    return AppTest
+    return harness
 
 
 def clear_vocabulary_cache(home: Path) -> None:
     """Deletes the vectorized-data cache of the benchmark's own store."""
-    from seqlab.data.vectorize import default_cache_dir
+    from seqlab.data.vectorize import VECTORIZED_CACHE
+    from seqlab.store import RunStore
 
-    folder = default_cache_dir().resolve()
+    folder = RunStore(home).cache_dir(VECTORIZED_CACHE).resolve()
     if folder.is_relative_to(home.resolve()):  # never anything outside the temporary store
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def page_test(page: str):
-    """Returns an AppTest that opens `page` through app.py, as the sidebar does (not yet run).
-
-    Going through the entry page keeps `st.page_link`/`st.switch_page` paths
-    (relative to app.py) valid on every page.
-    """
-    at = app_test_class().from_file(str(ROOT / PAGES["Home"][0]), default_timeout=APPTEST_TIMEOUT)
-    if page != "Home":
-        at.switch_page(PAGES[page][0])
-    return at
+    """Returns an AppTest that opens `page` through app.py, as the sidebar does (not yet run)."""
+    return apptest_support().open_via_app(PAGES[page][0], timeout=APPTEST_TIMEOUT)
 
 
 def page_problems(at) -> list[str]:
-    """Returns the exceptions and error boxes an AppTest run shows."""
-    return ([f"exception: {e.value}" for e in at.exception]
-            + [f"error: {e.value}" for e in at.error])
+    """Returns the exceptions and error boxes an AppTest run shows (the tests' strict check)."""
+    return apptest_support().page_problems(at)
 
 
 # ----------------------------------------------------------------- seeding
@@ -233,7 +224,7 @@ def cold_child(page: str) -> dict:
     tracer = ImportTracer()
     sys.meta_path.insert(0, tracer)
     started = time.perf_counter()
-    app_test_class()
+    apptest_support()
     imported = time.perf_counter()
     at = page_test(page)
     at.run()
@@ -573,46 +564,6 @@ def measure_live(store, train_seconds: float, run_every: float) -> dict:
 
 
 # ----------------------------------------------------------------- browser
-class Server:
-    """`streamlit run app.py` on a free loopback port, for the duration of a `with` block."""
-
-    def __init__(self, home: Path):
-        self.home, self.port, self.process = home, free_port(), None
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> "Server":
-        command = [sys.executable, "-m", "streamlit", "run", "app.py",
-                   "--server.headless", "true", "--server.address", "127.0.0.1",
-                   "--server.port", str(self.port), "--browser.gatherUsageStats", "false",
-                   "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
-        env = {**os.environ, "SEQLAB_HOME": str(self.home)}
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        started = time.perf_counter()
-
-        def healthy() -> bool:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as reply:
-                    return reply.status == 200
-            except OSError:
-                return False
-
-        if not wait_for(healthy, 60):
-            self.__exit__()
-            raise RuntimeError(f"streamlit did not answer on {self.url} within 60 s")
-        self.ready_s = time.perf_counter() - started
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-
-
 def heading(page, title: str):
     return page.get_by_role("heading", name=title, exact=True, level=1)
 
@@ -623,7 +574,7 @@ def measure_browser(home: Path, store, train_seconds: float) -> dict:
 
     results: dict = {"cold_title": {}, "cold_whole": {}, "server_ready": {}}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             for name in NO_TENSORFLOW_PAGES + ("Train",):
                 script, title, last_text = PAGES[name]
@@ -633,7 +584,7 @@ def measure_browser(home: Path, store, train_seconds: float) -> dict:
                     # at the bottom imports TensorFlow; the title must not wait for it.
                     label = "Data (vocabulary not cached)"
                     clear_vocabulary_cache(home)
-                with Server(home) as server:
+                with StreamlitServer(ROOT, home) as server:
                     context = browser.new_context(viewport={"width": 1400, "height": 900})
                     page = context.new_page()
                     path = "" if name == "Home" else "/" + Path(script).stem.split("_", 1)[1]
@@ -797,12 +748,13 @@ def main() -> None:
         live = measure_live(store, args.train_seconds, run_every)
         browser = None
         if not args.no_browser:
-            if Path(CHROMIUM).exists():
+            if CHROMIUM.exists():
                 from playwright.sync_api import Error as PlaywrightError
 
                 try:
                     browser = measure_browser(home, store, args.train_seconds)
-                except (RuntimeError, PlaywrightError) as error:  # a page that never drew
+                # A page that never drew, or a server that never answered (ServerError).
+                except (RuntimeError, PlaywrightError) as error:
                     print(f"# browser part FAILED: {' '.join(str(error).split())[:500]}",
                           flush=True)
             else:

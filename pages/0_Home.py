@@ -2,12 +2,14 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="seqlab", page_icon=":material/science:", layout="wide")
-
-from seqlab import jobs, views  # noqa: E402 - set_page_config must come first
-from seqlab.config import presets  # noqa: E402
-from seqlab.ui import error_boundary, get_store, imdb_status  # noqa: E402
-from seqlab.ui.widgets import show_runs_table  # noqa: E402
+# No set_page_config here: app.py's call (title "seqlab", its icon, layout="wide") runs
+# first on every rerun and is all this page needs, so a title another page set does not
+# linger. Under st.navigation the calls are additive (Streamlit 1.67): each changes only
+# what it names and may stand anywhere in the script.
+from seqlab.views.home import preset_cards, queue_preset
+from seqlab.views.runs import recent_runs_table
+from seqlab.ui import error_boundary, get_store, imdb_status
+from seqlab.ui.widgets import show_runs_table
 
 store = get_store()
 
@@ -21,23 +23,21 @@ st.markdown(
 
 st.subheader("Start with a preset")
 with error_boundary("Cannot queue this preset"):
-    imdb_found = imdb_status().found
     columns = st.columns(2)
-    for index, (title, preset) in enumerate(presets().items()):
+    for index, card in enumerate(preset_cards(imdb_status().found)):
         with columns[index % 2].container(border=True):
-            st.markdown(f"**{title}**")
-            st.caption(f"{preset['description']} ({len(preset['runs'])} runs: "
-                       f"{', '.join(config.label() for config in preset['runs'])})")
-            if not imdb_found and any(c.data.dataset == "imdb" for c in preset["runs"]):
+            st.markdown(f"**{card.title}**")
+            st.caption(card.caption)
+            if card.needs_imdb:
                 st.caption(":material/warning: Needs IMDB, which was not found locally (see below): "
                            "these runs will try to download it.")
             if st.button("Queue these runs", key=f"home.preset.{index}"):
-                jobs.queue_runs(store, preset["runs"], group_id=None)
+                queue_preset(store, card.title)
                 st.switch_page("pages/2_Train.py")
 
 st.subheader("Recent runs")
 with error_boundary():
-    show_runs_table(views.recent_runs_table(store, limit=10),
+    show_runs_table(recent_runs_table(store, limit=10),
                "No runs yet: pick a preset above, or design a run on the Train page.")
 
 st.subheader("IMDB")

@@ -2,16 +2,23 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Data · seqlab", page_icon=":material/description:", layout="wide")
+# This page's browser-tab title and favicon. app.py's own set_page_config (title "seqlab",
+# its icon, layout="wide") runs first on every rerun; under st.navigation the calls are
+# additive (Streamlit 1.67): each changes only what it names and may stand anywhere in the
+# script, so this one need not come before the imports and layout is left to app.py.
+st.set_page_config(page_title="Data · seqlab", page_icon=":material/description:")
 
-from seqlab import charts, views  # noqa: E402 - set_page_config must come first
-from seqlab.config import FIELD_HELP, SIDES, DataConfig  # noqa: E402
+from seqlab import charts  # noqa: E402
+from seqlab.views.data import data_config, label_counts_table, truncation_summary  # noqa: E402
+from seqlab.views.datasets import dataset_options, lengths_table  # noqa: E402
+from seqlab.config import FIELD_HELP, SIDES, DataConfig, field_bounds  # noqa: E402
 from seqlab.data import dataset_summary_table, examples_table  # noqa: E402
 from seqlab.ui import (  # noqa: E402
     error_boundary, follow_dataset, get_store, imdb_status, init_state, keep_choice, load_dataset,
     place_chart, tokenization_table,
 )
 from seqlab.ui.forms import set_form_values  # noqa: E402
+from seqlab.data.uploads import UPLOAD_TYPES  # noqa: E402
 from seqlab.ui.widgets import accept_upload  # noqa: E402
 
 SPLIT_COLUMNS = {
@@ -39,7 +46,7 @@ with st.expander("Upload your own labelled texts (CSV, TSV or JSONL)"):
     left.text_input("Text column", key="data.text_column", help=FIELD_HELP["data.text_column"])
     right.text_input("Label column", key="data.label_column", help=FIELD_HELP["data.label_column"])
     uploaded = st.file_uploader("A file with a header row, one labelled text per row",
-                                type=["csv", "tsv", "jsonl", "json", "txt", "gz"], key="data.upload")
+                                type=list(UPLOAD_TYPES), key="data.upload")
     with error_boundary("This file cannot be used"):
         upload = accept_upload(store.home, uploaded, st.session_state["data.text_column"],
                                st.session_state["data.label_column"], "data.dataset")
@@ -48,20 +55,20 @@ with st.expander("Upload your own labelled texts (CSV, TSV or JSONL)"):
                        f"{', '.join(upload.class_names)}. Saved; it is now in the dataset lists "
                        f"here and on the Train page.")
 
-options = views.dataset_options(store.home, imdb_status().found)
+options = dataset_options(store.home, imdb_status().found)
 keep_choice("data.dataset", list(options), DEFAULTS.dataset)
 follow_dataset("data")  # the sequence length starts at what suits the dataset, as on the Train page
 controls = st.columns([3, 1, 1, 1, 1])
 controls[0].selectbox("Dataset", list(options), format_func=options.get, key="data.dataset",
                       help=FIELD_HELP["data.dataset"])
-controls[1].number_input("Sequence length", min_value=2, max_value=2000, step=1,
+controls[1].number_input("Sequence length", *field_bounds("data.sequence_length"), step=1,
                          key="data.sequence_length", help=FIELD_HELP["data.sequence_length"])
-controls[2].number_input("Vocabulary size", min_value=10, max_value=200_000, step=1000,
+controls[2].number_input("Vocabulary size", *field_bounds("data.vocabulary_size"), step=1000,
                          key="data.vocabulary_size", help=FIELD_HELP["data.vocabulary_size"])
 controls[3].selectbox("Truncation", SIDES, key="data.truncation", help=FIELD_HELP["data.truncation"])
 controls[4].selectbox("Padding", SIDES, key="data.padding", help=FIELD_HELP["data.padding"])
 if st.session_state["data.dataset"] == "imdb":
-    st.number_input("IMDB reviews to use", min_value=0, max_value=50_000, step=500,
+    st.number_input("IMDB reviews to use", *field_bounds("data.subset"), step=500,
                     key="data.subset", help=FIELD_HELP["data.subset"])
 
 settings = {name: st.session_state[f"data.{name}"] for name in (
@@ -71,7 +78,7 @@ if settings["dataset"] == "imdb":
     settings["subset"] = st.session_state["data.subset"]
 
 with error_boundary("Cannot load this dataset"):
-    config = views.data_config(settings)
+    config = data_config(settings)
     dataset = load_dataset(config)
     st.caption(dataset.description)
     if st.button("Train with these data settings", key="data.use_settings"):
@@ -87,11 +94,11 @@ with error_boundary("Cannot load this dataset"):
 
     balance, lengths = st.columns(2)
     with balance:
-        place_chart(charts.label_balance_chart(views.label_counts_table(dataset)))
+        place_chart(charts.label_balance_chart(label_counts_table(dataset)))
     with lengths:
-        length_table = views.lengths_table(dataset)
+        length_table = lengths_table(dataset)
         place_chart(charts.length_histogram_chart(length_table, config.sequence_length))
-        st.caption(views.truncation_summary(length_table, config.sequence_length))
+        st.caption(truncation_summary(length_table, config.sequence_length))
 
     # Last on the page: the vocabulary comes from Keras, so this loads TensorFlow.
     st.subheader("What the model receives")

@@ -2,9 +2,14 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Train · seqlab", page_icon=":material/model_training:", layout="wide")
+# This page's browser-tab title and favicon. app.py's own set_page_config (title "seqlab",
+# its icon, layout="wide") runs first on every rerun; under st.navigation the calls are
+# additive (Streamlit 1.67): each changes only what it names and may stand anywhere in the
+# script, so this one need not come before the imports and layout is left to app.py.
+st.set_page_config(page_title="Train · seqlab", page_icon=":material/model_training:")
 
-from seqlab import jobs, views  # noqa: E402 - set_page_config must come first
+from seqlab.views.datasets import dataset_options  # noqa: E402
+from seqlab.views.train import live_board, size_estimate  # noqa: E402
 from seqlab.ui import error_boundary, get_store, imdb_status, init_state, load_dataset  # noqa: E402
 from seqlab.ui import forms  # noqa: E402
 from seqlab.ui.forms import form_config, init_form_state, run_form  # noqa: E402
@@ -18,19 +23,13 @@ st.title("Train")
 st.caption("Runs train in a background worker: you can queue several, close this tab and come "
            "back; progress and curves are read from the run store.")
 
-action = run_form(views.dataset_options(store.home, imdb_status().found))
+action = run_form(dataset_options(store.home, imdb_status().found))
 forms.show_budget_messages()
 
 with error_boundary("Check the form"):
     config = form_config().validate()
     dataset = load_dataset(config.data, config.seed)
-    size = views.size_estimate(store, config, dataset)
-    st.markdown(
-        f"**{config.label()}** on {size.num_train:,} training texts: "
-        f"**{size.num_params:,} parameters** (vocabulary {size.vocabulary_size:,}, "
-        f"{size.num_classes} classes); estimated training time "
-        f"**{views.duration_text(size.seconds)}** per run ({size.basis})."
-    )
+    st.markdown(size_estimate(store, config, dataset).sentence(config.label()))
     if action is not None:
         st.session_state["train.notice"] = forms.queue_action(store, action, config, dataset)
 
@@ -42,10 +41,7 @@ if st.session_state["train.notice"]:
 def live_runs() -> None:
     """Redraws queued/running runs and the latest finished ones from the store every second."""
     with error_boundary("Cannot read the run store"):
-        board = views.live_board(store)
-        if board.active:
-            # Restarts a worker that died and marks its run interrupted, so no run waits forever.
-            jobs.ensure_worker(store)
+        board = live_board(store)
         st.subheader("Active runs")
         if not board.active:
             st.info("No run is training. Set up a run above and press Start training, "

@@ -2,9 +2,13 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Compare · seqlab", page_icon=":material/stacked_line_chart:", layout="wide")
+# This page's browser-tab title and favicon. app.py's own set_page_config (title "seqlab",
+# its icon, layout="wide") runs first on every rerun; under st.navigation the calls are
+# additive (Streamlit 1.67): each changes only what it names and may stand anywhere in the
+# script, so this one need not come before the imports and layout is left to app.py.
+st.set_page_config(page_title="Compare · seqlab", page_icon=":material/stacked_line_chart:")
 
-from seqlab import views  # noqa: E402 - set_page_config must come first
+from seqlab.views.compare import compare_runs_table, compare_view, curves_csv, load_compare  # noqa: E402
 from seqlab.ui import compare, error_boundary, get_store, init_state, keep_choice  # noqa: E402
 from seqlab.ui.widgets import COMPARE_RUN_COLUMNS, delete_selected_runs  # noqa: E402
 
@@ -12,13 +16,13 @@ store = get_store()
 
 st.title("Compare runs")
 with error_boundary("Cannot read the runs"):
-    data = views.load_compare(store)
+    data = load_compare(store)
     if data.runs.empty:
         st.info("No runs to compare yet: train a few on the Train page (or queue a preset on the "
                 "home page) and they appear here.")
         st.stop()
 
-    st.dataframe(views.compare_runs_table(data), hide_index=True, column_config=COMPARE_RUN_COLUMNS,
+    st.dataframe(compare_runs_table(data), hide_index=True, column_config=COMPARE_RUN_COLUMNS,
                  placeholder="—")
     compare.groups_table(data)
 
@@ -34,7 +38,7 @@ with error_boundary("Cannot read the runs"):
         st.success(st.session_state["compare.notice"])
         st.session_state["compare.notice"] = ""
 
-    view = views.compare_view(data, selected, show_individual=st.session_state["compare.show_individual"],
+    view = compare_view(data, selected, show_individual=st.session_state["compare.show_individual"],
                               patience=int(st.session_state["compare.patience"]))
     # Only the open tab runs; its name is in the URL (?compare.tab=Sweep), so each tab is a link.
     tabs = st.tabs(list(compare.TABS), key="compare.tab", bind="query-params")
@@ -44,7 +48,7 @@ with error_boundary("Cannot read the runs"):
                 draw(data, view, selected)
 
     download, remove = st.columns(2)
-    download.download_button("Download the selected curves (CSV)", views.curves_csv(view.all_curves),
+    download.download_button("Download the selected curves (CSV)", curves_csv(view.all_curves),
                              file_name="seqlab-curves.csv", mime="text/csv",
                              key="compare.download", on_click="ignore")
     with remove:

@@ -2,9 +2,15 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Attention · seqlab", page_icon=":material/grid_view:", layout="wide")
+# This page's browser-tab title and favicon. app.py's own set_page_config (title "seqlab",
+# its icon, layout="wide") runs first on every rerun; under st.navigation the calls are
+# additive (Streamlit 1.67): each changes only what it names and may stand anywhere in the
+# script, so this one need not come before the imports and layout is left to app.py.
+st.set_page_config(page_title="Attention · seqlab", page_icon=":material/grid_view:")
 
-from seqlab import charts, views  # noqa: E402 - set_page_config must come first
+from seqlab import charts  # noqa: E402
+from seqlab.views.attention import attention_heads, no_attention_message  # noqa: E402
+from seqlab.views.runs import model_runs  # noqa: E402
 from seqlab.data import examples_table  # noqa: E402
 from seqlab.ui import (  # noqa: E402
     attention_for_text, error_boundary, get_store, init_state, keep_choice, load_dataset,
@@ -20,10 +26,10 @@ st.caption("A Transformer run's attention weights for one text: row = the token 
            "(query), column = the token it looks at (key). Padding is left out.")
 
 with error_boundary():
-    runs = views.model_runs(store, arch="transformer")
+    runs = model_runs(store, arch="transformer")
     linked = st.query_params.get("attention.run_id")
     if linked and linked not in runs:
-        st.info(views.no_attention_message(store, linked))
+        st.info(no_attention_message(store, linked))
     if not runs:
         st.info("Attention maps exist for transformer runs: train one on the Train page "
                 "(architecture: transformer), then come back here.")
@@ -48,7 +54,7 @@ with error_boundary():
     layer = st.selectbox("Layer (encoder block)", layers, key="attention.layer")
     place_chart(charts.attention_grid_chart(attention, layer), key="attention.grid")
 
-    heads = views.attention_heads(attention)
+    heads = attention_heads(attention)
     keep_choice("attention.head", heads, "mean")
     head = st.selectbox("Head to enlarge", heads, key="attention.head")
     place_chart(charts.attention_heatmap_chart(attention, layer, head), key="attention.heatmap")

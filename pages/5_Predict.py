@@ -2,9 +2,15 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Predict · seqlab", page_icon=":material/label:", layout="wide")
+# This page's browser-tab title and favicon. app.py's own set_page_config (title "seqlab",
+# its icon, layout="wide") runs first on every rerun; under st.navigation the calls are
+# additive (Streamlit 1.67): each changes only what it names and may stand anywhere in the
+# script, so this one need not come before the imports and layout is left to app.py.
+st.set_page_config(page_title="Predict · seqlab", page_icon=":material/label:")
 
-from seqlab import charts, views  # noqa: E402 - set_page_config must come first
+from seqlab import charts  # noqa: E402
+from seqlab.views.predict import parse_texts, prediction_errors, prediction_summary_table, predictions_for_text  # noqa: E402
+from seqlab.views.runs import model_runs  # noqa: E402
 from seqlab.ui import (  # noqa: E402
     error_boundary, get_store, init_state, keep_choice, place_chart, predictions_table,
 )
@@ -17,7 +23,7 @@ st.title("Predict")
 st.caption("Each line is one text; every selected run classifies every line.")
 
 with error_boundary():
-    runs = views.model_runs(store)
+    runs = model_runs(store)
     if not runs:
         st.info("No trained run yet: train one on the Train page (or queue a preset on the home "
                 "page); finished runs with a saved model appear here.")
@@ -30,13 +36,13 @@ with error_boundary():
         st.info("Select at least one run.")
         st.stop()
 
-    predictions = predictions_table(str(store.home), tuple(run_ids), tuple(views.parse_texts(text)))
-    for message in views.prediction_errors(predictions):
+    predictions = predictions_table(str(store.home), tuple(run_ids), tuple(parse_texts(text)))
+    for message in prediction_errors(predictions):
         st.warning(message)
-    st.dataframe(views.prediction_summary_table(predictions), hide_index=True,
+    st.dataframe(prediction_summary_table(predictions), hide_index=True,
                  column_config={"probability": st.column_config.ProgressColumn(
                      "probability", format="%.3f", min_value=0.0, max_value=1.0)})
-    for index, sentence in enumerate(views.parse_texts(text)):
+    for index, sentence in enumerate(parse_texts(text)):
         st.markdown(f"**{sentence}**")
-        place_chart(charts.prediction_chart(views.predictions_for_text(predictions, sentence)),
+        place_chart(charts.prediction_chart(predictions_for_text(predictions, sentence)),
                     key=f"predict.chart.{index}")

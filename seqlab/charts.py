@@ -21,7 +21,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from seqlab.analysis import pareto_front, require_columns
+from seqlab.analysis.budgets import pareto_front
+from seqlab.analysis.frames import require_columns
 
 NO_DATA = "no data yet"
 SPLIT_DASHES = alt.Scale(domain=["train", "validation"], range=[[1, 0], [6, 4]])
@@ -49,7 +50,7 @@ def metric_overlay_chart(curves: pd.DataFrame, metric: str = "loss") -> alt.Laye
     Clicking a run in the legend highlights it.
 
     Args:
-        curves: `analysis.curves_table(...)` (run_id, label, epoch, split,
+        curves: `analysis.tables.curves_table(...)` (run_id, label, epoch, split,
             metric, value).
         metric: "loss" or "accuracy".
 
@@ -91,7 +92,7 @@ def training_curves_chart(curves: pd.DataFrame) -> alt.Chart:
     """Shows one run's loss and accuracy side by side, train vs validation.
 
     Args:
-        curves: `analysis.curves_table(...)` for a single run.
+        curves: `analysis.tables.curves_table(...)` for a single run.
 
     Returns:
         A chart faceted by metric (independent y scales), tooltip split /
@@ -127,7 +128,7 @@ def gap_chart(gap_table: pd.DataFrame) -> alt.LayerChart | alt.Chart:
     """Plots validation minus training loss per epoch, with each run's best epoch marked.
 
     Args:
-        gap_table: `analysis.gap_table(...)` (run_id, label, epoch, gap, is_best).
+        gap_table: `analysis.tables.gap_table(...)` (run_id, label, epoch, gap, is_best).
 
     Returns:
         Lines per run, a rule at zero and a large diamond at each run's best
@@ -168,7 +169,7 @@ def group_band_chart(
     """Draws each seed group's mean curve inside a band of its spread.
 
     Args:
-        group_curves: `analysis.group_curves_table(...)` (group_label,
+        group_curves: `analysis.stats.group_curves_table(...)` (group_label,
             epoch, split, metric, mean, std, min, max, n).
         metric: "loss" or "accuracy".
         split: "train", "validation", or None for both (validation dashed).
@@ -516,7 +517,7 @@ def pareto_chart(
     """Scatters runs by cost and quality with the Pareto front drawn as a step line.
 
     Args:
-        summary: `analysis.run_summary_table(...)`.
+        summary: `analysis.tables.run_summary_table(...)`.
         x: the cost ("num_params" or "seconds_per_epoch"; lower is better).
         y: the quality (e.g. "best_val_accuracy"; higher is better).
 
@@ -565,7 +566,7 @@ def sweep_chart(sweep_table: pd.DataFrame, vary: str, metric: str = "val_accurac
     """Plots a metric against the swept setting, one line per architecture.
 
     Args:
-        sweep_table: `analysis.sweep_table(...)` (arch, value, metric
+        sweep_table: `analysis.sweeps.sweep_table(...)` (arch, value, metric
             columns, n_runs; val_accuracy_std draws error bars).
         vary: the swept config column, for the axis title.
         metric: "val_accuracy" or "seconds_per_epoch".

@@ -17,7 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from seqlab.analysis import sweeps, tables
 from seqlab.config import ARCHITECTURES, BUILTIN_DATASETS, FIELD_HELP, RunConfig
+from seqlab.experiments import parse_archs, parse_vary, plan_sweep
+from seqlab.jobs import run_worker, train_foreground
+from seqlab.store import RunStore, default_home
 
 
 class UsageError(Exception):
@@ -90,11 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ chatter off the terminal
     try:
         args = build_parser().parse_args(argv)
-        if args.home:
-            os.environ["SEQLAB_HOME"] = str(Path(args.home).expanduser())
-        from seqlab.store import RunStore
-
-        store = RunStore(args.home)
+        # The one place the command line resolves its store; everything below is given it.
+        store = RunStore(args.home or default_home())
         return _COMMANDS[args.command](args, store)
     except UsageError as error:
         print(f"seqlab: error: {error}", file=sys.stderr)
@@ -110,8 +111,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ------------------------------------------------------------------ commands
 def _train(args, store) -> int:
     config = build_train_config(args)
-    from seqlab.training import train_config
-
     bar = ProgressBar(sys.stderr)
     seeds = [config.seed + offset for offset in range(args.seeds)]
     group_id = store.new_group_id() if len(seeds) > 1 else None
@@ -120,7 +119,7 @@ def _train(args, store) -> int:
         run_config = config.with_overrides({"seed": seed})
         if len(seeds) > 1:
             bar.write(f"seed {seed} ({len(records) + 1}/{len(seeds)})")
-        records.append(train_config(run_config, store, on_progress=bar, group_id=group_id))
+        records.append(train_foreground(run_config, store, on_progress=bar, group_id=group_id))
         bar.finish(records[-1])
     if args.json:
         payload = run_payload(store, records[0]) if len(records) == 1 else group_payload(store, records)
@@ -133,10 +132,6 @@ def _train(args, store) -> int:
 
 
 def _sweep(args, store) -> int:
-    from seqlab import analysis
-    from seqlab.experiments import parse_archs, parse_vary, plan_sweep
-    from seqlab.training import train_config
-
     try:
         archs = parse_archs(args.arch)
         field, values = parse_vary(args.vary)
@@ -152,11 +147,11 @@ def _sweep(args, store) -> int:
         if key not in groups:
             groups[key] = store.new_group_id() if args.seeds > 1 else None
         bar.write(f"[{index}/{len(plan)}] {planned.arch} {field}={planned.value} seed {planned.seed}")
-        record = train_config(planned.config, store, on_progress=bar, group_id=groups[key])
+        record = train_foreground(planned.config, store, on_progress=bar, group_id=groups[key])
         bar.finish(record)
         run_ids.append(record.run_id)
-    summary = analysis.run_summary_table(store.epochs_frame(run_ids), store.runs_frame(run_ids))
-    table = analysis.sweep_table(summary, field)
+    summary = tables.run_summary_table(store.epochs_frame(run_ids), store.runs_frame(run_ids))
+    table = sweeps.sweep_table(summary, field)
     rows = [
         {"arch": row.arch, "value": _plain(row.value), "seconds_per_epoch": _plain(row.seconds_per_epoch),
          "val_accuracy": _plain(row.val_accuracy), "val_accuracy_std": _plain(row.val_accuracy_std),
@@ -316,12 +311,8 @@ def _export(args, store) -> int:
         print(json.dumps(payload, indent=2))
         return 0
     flat = {"run_id": record.run_id, "status": record.status, "label": record.label,
-            "test_accuracy": record.test_accuracy, "num_params": record.num_params}
-    for section, values in record.config.to_dict().items():
-        if isinstance(values, dict):
-            flat.update({f"{section}.{k}": v for k, v in values.items()})
-        else:
-            flat[section] = values
+            "test_accuracy": record.test_accuracy, "num_params": record.num_params,
+            **record.config.flat()}
     columns = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns + list(flat), lineterminator="\n")
@@ -339,8 +330,6 @@ def _delete(args, store) -> int:
 
 
 def _worker(args, store) -> int:
-    from seqlab.jobs import run_worker
-
     trained = run_worker(store, idle_timeout=args.idle_timeout)
     print(f"worker {os.getpid()} exiting after {trained} run(s)", file=sys.stderr)
     return 0

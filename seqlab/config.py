@@ -2,8 +2,16 @@
 
 A `RunConfig` (data + model + training + seed) is the whole recipe of a run.
 The store saves it as JSON beside the weights, so any run can be re-run from
-its record. Every field has a default and a one-line reason (`FIELD_HELP`),
-which the command line and the app show as help.
+its record.
+
+Every field is described once, in `FIELDS` (one `Field` per "section.name"):
+its range or choices, a one-line reason for its default, its form label, the
+architectures it matters for, whether a sweep may vary it. Validation
+(`RunConfig.validate`), the help of the command line and the app
+(`FIELD_HELP`), the run form's widgets, the Data page's bounds
+(`field_bounds`), the sweep list (`seqlab.experiments.SWEEPABLE`) and the
+width searched by parameter budgets (`WIDTH_FIELDS`) are all read from it.
+Defaults live in the dataclasses only; the table reads them from there.
 
 Nothing here imports TensorFlow.
 """
@@ -15,6 +23,7 @@ import functools
 import json
 import typing
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 ARCHITECTURES = ("lstm", "gru", "bilstm", "bigru", "transformer", "baseline")
@@ -25,6 +34,21 @@ POOLINGS = ("mean", "max", "first")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 PRECISIONS = ("float32", "mixed_bfloat16")
 RECURRENT_ARCHITECTURES = ("lstm", "gru", "bilstm", "bigru")
+BIDIRECTIONAL_ARCHITECTURES = ("bilstm", "bigru")
+# Names for sets of architectures, as the run form shows them ("Units (recurrent)").
+ARCHITECTURE_GROUPS = {
+    "recurrent": RECURRENT_ARCHITECTURES,
+    "bidirectional": BIDIRECTIONAL_ARCHITECTURES,
+    "transformer": ("transformer",),
+    "baseline": ("baseline",),
+}
+# The file formats `seqlab.data.files` reads, by suffix -> parser; each may
+# also be gzipped (".csv.gz"). The one list: dataset validation, the file
+# reader and the upload box all take it from here.
+DATA_FILE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
+GZIP_SUFFIX = ".gz"
+DATA_FILE_SUFFIXES = (tuple(suffix + GZIP_SUFFIX for suffix in DATA_FILE_FORMATS)
+                      + tuple(DATA_FILE_FORMATS))
 
 
 @dataclass(frozen=True)
@@ -93,6 +117,24 @@ class RunConfig:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+    def flat(self) -> dict[str, Any]:
+        """Returns the recipe flattened to one level, keyed by field path.
+
+        The paths are those of `FIELDS`, `with_overrides` and the store's
+        config columns.
+
+        Returns:
+            `{"data.dataset": ..., "model.units": ..., "seed": ..., "name": ...}`
+            in dataclass order (data, model, train, then seed and name).
+        """
+        values: dict[str, Any] = {}
+        for section_name, section_cls in _SECTIONS.items():
+            section = getattr(self, section_name)
+            for item in dataclasses.fields(section_cls):
+                values[f"{section_name}.{item.name}"] = getattr(section, item.name)
+        values["seed"], values["name"] = self.seed, self.name
+        return values
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> "RunConfig":
@@ -190,45 +232,17 @@ class RunConfig:
 
     # ----------------------------------------------------------- validation
     def validate(self) -> "RunConfig":
-        """Checks every field and returns self.
+        """Checks every field against its range or choices in `FIELDS` and returns self.
+
+        Returns:
+            This config, unchanged.
 
         Raises:
             ValueError: one message naming the field, the value received, what is
-                allowed and how to fix it.
+                allowed and how to fix it (the first bad field, in dataclass order).
         """
-        d, m, t = self.data, self.model, self.train
-        if d.dataset not in BUILTIN_DATASETS and not _looks_like_path(d.dataset):
-            _fail("data.dataset", d.dataset,
-                  f"one of {', '.join(BUILTIN_DATASETS)} or a path to a .csv/.tsv/.jsonl file")
-        _int_range("data.subset", d.subset, 0, 50_000, "0 for all, or a count of reviews")
-        _int_range("data.num_examples", d.num_examples, 20, 200_000)
-        _int_range("data.synthetic_length", d.synthetic_length, 4, 2_000)
-        _float_range("data.validation_fraction", d.validation_fraction, 0.05, 0.5)
-        _float_range("data.test_fraction", d.test_fraction, 0.05, 0.5)
-        _int_range("data.vocabulary_size", d.vocabulary_size, 10, 200_000)
-        _int_range("data.sequence_length", d.sequence_length, 2, 2_000)
-        _choice("data.truncation", d.truncation, SIDES)
-        _choice("data.padding", d.padding, SIDES)
-
-        _choice("model.arch", m.arch, ARCHITECTURES)
-        _int_range("model.embedding_dim", m.embedding_dim, 2, 2048)
-        _int_range("model.units", m.units, 1, 4096)
-        _int_range("model.num_layers", m.num_layers, 1, 12)
-        _float_range("model.dropout_rate", m.dropout_rate, 0.0, 0.9)
-        _float_range("model.recurrent_dropout_rate", m.recurrent_dropout_rate, 0.0, 0.9)
-        _choice("model.merge_mode", m.merge_mode, MERGE_MODES)
-        _int_range("model.num_heads", m.num_heads, 1, 64)
-        _int_range("model.key_dim", m.key_dim, 1, 1024)
-        _int_range("model.ff_dim", m.ff_dim, 1, 16384)
-        _choice("model.pooling", m.pooling, POOLINGS)
-
-        _int_range("train.epochs", t.epochs, 1, 1000)
-        _int_range("train.batch_size", t.batch_size, 1, 8192)
-        _float_range("train.learning_rate", t.learning_rate, 1e-6, 10.0)
-        _choice("train.optimizer", t.optimizer, OPTIMIZERS)
-        _int_range("train.steps_per_execution", t.steps_per_execution, 1, 256)
-        _choice("train.precision", t.precision, PRECISIONS)
-        _int_range("seed", self.seed, 0, 2**31 - 1)
+        for path, value in self.flat().items():
+            FIELDS[path].check(value)
         return self
 
     def label(self) -> str:
@@ -244,42 +258,220 @@ class RunConfig:
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
+
+def _field_type(section_cls: type, name: str) -> type:
+    return _type_hints(section_cls)[name]
+
+
+@functools.lru_cache(maxsize=None)
+def _type_hints(section_cls: type) -> dict[str, type]:
+    # get_type_hints re-parses annotations on every call; the store parses
+    # every run's config on each page redraw, so this is worth caching.
+    return typing.get_type_hints(section_cls)
+
+
+# ----------------------------------------------------------------- the table
+@dataclass(frozen=True)
+class Field:
+    """One `RunConfig` field as every part of seqlab describes it (a row of `FIELDS`).
+
+    Attributes:
+        path: "section.name" ("model.units"), or "seed" / "name".
+        help: the one-line reason for its default (command-line and app help).
+        low: the smallest value allowed (numbers only).
+        high: the largest value allowed (numbers only).
+        choices: the allowed values (text fields with a fixed set).
+        or_path: a value outside `choices` may also be a data file's path.
+        expected: what a refusal says is allowed, where the generated text
+            ("an integer from 0 to 50000") would not say what the value means.
+        label: the run form's label; empty: the name, capitalised.
+        used_by: the `ARCHITECTURE_GROUPS` it matters for, shown beside the
+            label ("Units (recurrent)"); empty: every architecture.
+        width_of: the groups whose parameter budget is met by searching this
+            field (see `WIDTH_FIELDS`).
+        sweep: its place in the list of fields a sweep may vary (1 is offered
+            first); 0: not sweepable.
+        float_format: the printf format of its number box (float fields).
+        step: the step of its number box (float fields).
+        default: the dataclass default (filled in from the dataclasses).
+        kind: the dataclass type: int, float, str or bool (filled in likewise).
+    """
+
+    path: str
+    help: str
+    low: int | float | None = None
+    high: int | float | None = None
+    choices: tuple[str, ...] = ()
+    or_path: bool = False
+    expected: str = ""
+    label: str = ""
+    used_by: tuple[str, ...] = ()
+    width_of: tuple[str, ...] = ()
+    sweep: int = 0
+    float_format: str = ""
+    step: float | None = None
+    default: Any = None
+    kind: type = object
+
+    @property
+    def name(self) -> str:
+        """The field's name within its section ("units" for "model.units")."""
+        return self.path.rpartition(".")[2]
+
+    @property
+    def archs(self) -> tuple[str, ...]:
+        """The architectures it matters for (every one when `used_by` is empty)."""
+        if not self.used_by:
+            return ARCHITECTURES
+        members = {arch for group in self.used_by for arch in ARCHITECTURE_GROUPS[group]}
+        return tuple(arch for arch in ARCHITECTURES if arch in members)
+
+    def check(self, value: Any) -> None:
+        """Refuses a value outside the field's range or choices.
+
+        Args:
+            value: the value to check.
+
+        Raises:
+            ValueError: naming the field, the value received and what is allowed.
+        """
+        if self.choices:
+            if value in self.choices or (self.or_path and _looks_like_path(value)):
+                return
+            _fail(self.path, value, self.expected or f"one of {', '.join(self.choices)}")
+        elif self.low is not None and self.kind is int:
+            _int_range(self.path, value, self.low, self.high, self.expected)
+        elif self.low is not None:
+            _float_range(self.path, value, self.low, self.high, self.expected)
+
+
+_FIELD_ROWS = (
+    Field("data.dataset", or_path=True, choices=BUILTIN_DATASETS,
+          expected=f"one of {', '.join(BUILTIN_DATASETS)} or a path to a .csv/.tsv/.jsonl file",
+          help="toy trains in seconds; synthetic tasks isolate one skill; imdb is the real benchmark; or a path to your own CSV/TSV/JSONL."),
+    Field("data.subset", low=0, high=50_000, expected="0 for all, or a count of reviews",
+          label="IMDB reviews (0 = all)",
+          help="IMDB only: reviews drawn balanced with the seed (0 = all 25,000); 2,000 keeps a classroom run under a minute."),
+    Field("data.num_examples", low=20, high=200_000, label="Examples (synthetic)",
+          help="Synthetic only: 2,000 examples are enough for every architecture to learn or visibly fail."),
+    Field("data.synthetic_length", low=4, high=2_000, label="Tokens per example (synthetic)",
+          help="Synthetic only: tokens per example; longer puts the cue further from the end and tests memory over distance."),
+    Field("data.validation_fraction", low=0.05, high=0.5, float_format="%.2f", step=0.05,
+          help="Share of training texts held out to watch overfitting; 20% is the usual compromise."),
+    Field("data.test_fraction", low=0.05, high=0.5, float_format="%.2f", step=0.05,
+          help="Share held out for the final test where a source has no test split of its own."),
+    Field("data.vocabulary_size", low=10, high=200_000, sweep=10,
+          help="Most frequent words kept; 20,000 covers almost all IMDB tokens that matter."),
+    Field("data.sequence_length", low=2, high=2_000, sweep=1,
+          help="Tokens per text after padding/truncation; 200 keeps most of an IMDB review's signal at a modest cost."),
+    Field("data.truncation", choices=SIDES,
+          help="Which end of a long text is cut: pre keeps the closing words, where reviews state their verdict (IMDB test accuracy 0.858 vs 0.832 for post)."),
+    Field("data.padding", choices=SIDES,
+          help="Which end of a short text gets zeros: post, so masks matter and can be seen."),
+    Field("data.text_column",
+          help="Your file's text column (name or 0-based number); empty = detect 'text', 'review', 'sentence'..."),
+    Field("data.label_column",
+          help="Your file's label column (name or 0-based number); empty = detect 'label', 'sentiment', 'class'..."),
+    Field("model.arch", choices=ARCHITECTURES, label="Architecture",
+          help="lstm/gru read left to right; bi* read both ways; transformer attends to all tokens at once; baseline averages embeddings."),
+    Field("model.embedding_dim", low=2, high=2048, label="Embedding size", width_of=("baseline",),
+          sweep=6, help="Size of each token vector; 32 is plenty for small vocabularies and keeps runs fast."),
+    Field("model.units", low=1, high=4096, used_by=("recurrent",), width_of=("recurrent",), sweep=2,
+          help="Recurrent state size; 32 fits IMDB-scale tasks without heavy overfitting."),
+    Field("model.num_layers", low=1, high=12, label="Layers", used_by=("recurrent", "transformer"),
+          sweep=7, help="Stacked recurrent layers or encoder blocks; 1 is the honest starting point."),
+    Field("model.dropout_rate", low=0.0, high=0.9, float_format="%.2f", step=0.05, sweep=5,
+          help="Randomly drops activations while training to fight overfitting; 0.1 is gentle."),
+    Field("model.recurrent_dropout_rate", low=0.0, high=0.9, used_by=("recurrent",),
+          float_format="%.2f", step=0.05,
+          help="Dropout on the recurrent state; off by default because it slows training."),
+    Field("model.merge_mode", choices=MERGE_MODES, used_by=("bidirectional",),
+          help="How the two directions of a bidirectional layer are combined; concat keeps both."),
+    Field("model.num_heads", low=1, high=64, label="Attention heads", used_by=("transformer",),
+          sweep=3, help="Attention heads per block; 2 gives two different views to inspect in heatmaps."),
+    Field("model.key_dim", low=1, high=1024, label="Key size", used_by=("transformer",),
+          help="Size of each head's query/key vectors; 16 keeps attention cheap."),
+    Field("model.ff_dim", low=1, high=16384, label="Feed-forward width", used_by=("transformer",),
+          width_of=("transformer",), sweep=8,
+          help="Width of the position-wise feed-forward network; 2x the embedding is the classic ratio."),
+    Field("model.pooling", choices=POOLINGS,
+          help="How token vectors become one: mean over real tokens, max, or the first token."),
+    Field("model.use_mask", label="Mask padding",
+          help="Mask padding so zeros cannot change predictions; turn off to see why masking matters."),
+    Field("train.epochs", low=1, high=1000,
+          help="Passes over the training texts; 5 shows the curves bend and overfitting start."),
+    Field("train.batch_size", low=1, high=8192, sweep=9,
+          help="Texts per gradient step; 64 is fast on CPU and stable."),
+    Field("train.learning_rate", low=1e-6, high=10.0, float_format="%.5f", step=0.0001, sweep=4,
+          help="Adam's step size; 0.001 is Adam's well-tested default."),
+    Field("train.optimizer", choices=OPTIMIZERS,
+          help="adam adapts per weight and is the safe default."),
+    Field("train.jit_compile", label="XLA-compile the training step",
+          help="XLA-compile the training step: on CPU every architecture trains faster than in Keras's default graph mode (bench/train_throughput.py measures by how much)."),
+    Field("train.steps_per_execution", low=1, high=256,
+          help="Batches per call into the compiled step; 8 cuts Python overhead, and stop/progress are checked between calls."),
+    Field("train.precision", choices=PRECISIONS,
+          help="float32 is the reference; mixed_bfloat16 computes in bfloat16 (weights stay float32), measured no faster here and slightly less accurate."),
+    Field("seed", low=0, high=2**31 - 1,
+          help="Fixes data split, initial weights and shuffling so a run can be repeated exactly."),
+    Field("name", label="Run name (optional)",
+          help="Optional label for charts; empty = built from the architecture."),
+)
+
+
+def _build_table(rows: tuple[Field, ...]) -> dict[str, Field]:
+    """Orders the rows as the dataclasses do and fills in each default, type and label.
+
+    Raises:
+        RuntimeError: when the rows and the dataclass fields differ (a field
+            added without its row, or a row left behind).
+    """
+    defaults = RunConfig().flat()
+    by_path = {row.path: row for row in rows}
+    if set(by_path) != set(defaults) or len(by_path) != len(rows):
+        missing, extra = sorted(set(defaults) - set(by_path)), sorted(set(by_path) - set(defaults))
+        raise RuntimeError(f"config FIELDS: rows missing for {missing}, rows without a field {extra}")
+    table = {}
+    for path, default in defaults.items():
+        section, _, name = path.rpartition(".")
+        kind = _field_type(_SECTIONS[section], name) if section else type(default)
+        row = by_path[path]
+        spaced = name.replace("_", " ")
+        label = row.label or spaced[0].upper() + spaced[1:]
+        table[path] = dataclasses.replace(row, default=default, kind=kind, label=label)
+    return table
+
+
+# Every field of `RunConfig`, by path, in dataclass order.
+FIELDS: typing.Mapping[str, Field] = MappingProxyType(_build_table(_FIELD_ROWS))
 # One-line reasons for every default: shown as help in the CLI and the app.
-FIELD_HELP: dict[str, str] = {
-    "data.dataset": "toy trains in seconds; synthetic tasks isolate one skill; imdb is the real benchmark; or a path to your own CSV/TSV/JSONL.",
-    "data.subset": "IMDB only: reviews drawn balanced with the seed (0 = all 25,000); 2,000 keeps a classroom run under a minute.",
-    "data.num_examples": "Synthetic only: 2,000 examples are enough for every architecture to learn or visibly fail.",
-    "data.synthetic_length": "Synthetic only: tokens per example; longer puts the cue further from the end and tests memory over distance.",
-    "data.validation_fraction": "Share of training texts held out to watch overfitting; 20% is the usual compromise.",
-    "data.test_fraction": "Share held out for the final test where a source has no test split of its own.",
-    "data.vocabulary_size": "Most frequent words kept; 20,000 covers almost all IMDB tokens that matter.",
-    "data.sequence_length": "Tokens per text after padding/truncation; 200 keeps most of an IMDB review's signal at a modest cost.",
-    "data.truncation": "Which end of a long text is cut: pre keeps the closing words, where reviews state their verdict (IMDB test accuracy 0.858 vs 0.832 for post).",
-    "data.padding": "Which end of a short text gets zeros: post, so masks matter and can be seen.",
-    "data.text_column": "Your file's text column (name or 0-based number); empty = detect 'text', 'review', 'sentence'...",
-    "data.label_column": "Your file's label column (name or 0-based number); empty = detect 'label', 'sentiment', 'class'...",
-    "model.arch": "lstm/gru read left to right; bi* read both ways; transformer attends to all tokens at once; baseline averages embeddings.",
-    "model.embedding_dim": "Size of each token vector; 32 is plenty for small vocabularies and keeps runs fast.",
-    "model.units": "Recurrent state size; 32 fits IMDB-scale tasks without heavy overfitting.",
-    "model.num_layers": "Stacked recurrent layers or encoder blocks; 1 is the honest starting point.",
-    "model.dropout_rate": "Randomly drops activations while training to fight overfitting; 0.1 is gentle.",
-    "model.recurrent_dropout_rate": "Dropout on the recurrent state; off by default because it slows training.",
-    "model.merge_mode": "How the two directions of a bidirectional layer are combined; concat keeps both.",
-    "model.num_heads": "Attention heads per block; 2 gives two different views to inspect in heatmaps.",
-    "model.key_dim": "Size of each head's query/key vectors; 16 keeps attention cheap.",
-    "model.ff_dim": "Width of the position-wise feed-forward network; 2x the embedding is the classic ratio.",
-    "model.pooling": "How token vectors become one: mean over real tokens, max, or the first token.",
-    "model.use_mask": "Mask padding so zeros cannot change predictions; turn off to see why masking matters.",
-    "train.epochs": "Passes over the training texts; 5 shows the curves bend and overfitting start.",
-    "train.batch_size": "Texts per gradient step; 64 is fast on CPU and stable.",
-    "train.learning_rate": "Adam's step size; 0.001 is Adam's well-tested default.",
-    "train.optimizer": "adam adapts per weight and is the safe default.",
-    "train.jit_compile": "XLA-compile the training step: on CPU it trains every architecture 1.4-3.1x faster than Keras's default graph mode.",
-    "train.steps_per_execution": "Batches per call into the compiled step; 8 cuts Python overhead, and stop/progress are checked between calls.",
-    "train.precision": "float32 is the reference; mixed_bfloat16 computes in bfloat16 (weights stay float32), measured no faster here and slightly less accurate.",
-    "seed": "Fixes data split, initial weights and shuffling so a run can be repeated exactly.",
-    "name": "Optional label for charts; empty = built from the architecture.",
+FIELD_HELP: dict[str, str] = {path: row.help for path, row in FIELDS.items()}
+# The width each architecture's parameter budget is searched over: arch ->
+# (ModelConfig field, lowest, highest), within the range `validate` allows.
+WIDTH_FIELDS: dict[str, tuple[str, int, int]] = {
+    arch: (row.name, row.low, row.high)
+    for arch in ARCHITECTURES for row in FIELDS.values()
+    if any(arch in ARCHITECTURE_GROUPS[group] for group in row.width_of)
 }
+
+
+def field_bounds(path: str) -> tuple[int | float, int | float]:
+    """Returns the (lowest, highest) value `validate` allows for a numeric field.
+
+    Args:
+        path: a field path such as "data.sequence_length".
+
+    Returns:
+        The two bounds, e.g. (2, 2000).
+
+    Raises:
+        KeyError: for an unknown field, or one without a numeric range.
+    """
+    row = FIELDS.get(path)
+    if row is None or row.low is None:
+        ranged = ", ".join(p for p, r in FIELDS.items() if r.low is not None)
+        raise KeyError(f"{path}: no numeric range; fields with one: {ranged}")
+    return row.low, row.high
 
 
 def default_config(**overrides: Any) -> RunConfig:
@@ -331,29 +523,13 @@ def _int_range(name: str, value: Any, low: int, high: int, expected: str = "") -
         _fail(name, value, expected or f"an integer from {low} to {high}")
 
 
-def _float_range(name: str, value: Any, low: float, high: float) -> None:
+def _float_range(name: str, value: Any, low: float, high: float, expected: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        _fail(name, value, f"a number from {low} to {high}")
-
-
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        _fail(name, value, f"one of {', '.join(allowed)}")
+        _fail(name, value, expected or f"a number from {low} to {high}")
 
 
 def _looks_like_path(value: Any) -> bool:
-    return isinstance(value, str) and value.lower().endswith((".csv", ".tsv", ".jsonl", ".txt", ".json", ".csv.gz", ".tsv.gz", ".jsonl.gz"))
-
-
-def _field_type(section_cls: type, name: str) -> type:
-    return _type_hints(section_cls)[name]
-
-
-@functools.lru_cache(maxsize=None)
-def _type_hints(section_cls: type) -> dict[str, type]:
-    # get_type_hints re-parses annotations on every call; the store parses
-    # every run's config on each page redraw, so this is worth caching.
-    return typing.get_type_hints(section_cls)
+    return isinstance(value, str) and value.lower().endswith(DATA_FILE_SUFFIXES)
 
 
 def _coerce(name: str, value: Any, typ: type) -> Any:

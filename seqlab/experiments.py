@@ -1,7 +1,13 @@
 """Fair experiments as lists of run configs: seed groups and one-parameter sweeps.
 
-Both the command line (`train --seeds N`, `sweep`) and the Train page build
-their runs here, so a sweep launched from either place is the same set of runs.
+The command line's `sweep` and the Train page (its sweep section, and its
+repeats over seeds through `seed_group`) build their runs here, so a sweep
+launched from either place is the same set of runs. (`train --seeds N` on
+the command line counts seeds up the same way, in `seqlab.cli`.)
+
+The configs come in validated (from a form or the command line) and are
+validated again where they are queued or trained (`seqlab.jobs`); only
+`plan_sweep`, which makes new settings from typed values, validates here.
 Nothing here imports TensorFlow.
 """
 
@@ -10,14 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from seqlab.config import RunConfig
+from seqlab.config import ARCHITECTURES, FIELDS, RunConfig
 
-# Fields a sweep may vary: the ones whose effect students ask about.
-SWEEPABLE = (
-    "data.sequence_length", "model.units", "model.num_heads", "train.learning_rate",
-    "model.dropout_rate", "model.embedding_dim", "model.num_layers", "model.ff_dim",
-    "train.batch_size", "data.vocabulary_size",
-)
+# Fields a sweep may vary (the table's `sweep` column): the ones whose effect
+# students ask about, in the order the Train page offers them.
+SWEEPABLE = tuple(sorted((path for path, row in FIELDS.items() if row.sweep),
+                         key=lambda path: FIELDS[path].sweep))
 
 
 @dataclass(frozen=True)
@@ -31,14 +35,24 @@ class PlannedRun:
 
 
 def seed_group(config: RunConfig, num_seeds: int) -> list[RunConfig]:
-    """Returns `config` repeated over seeds `seed, seed+1, ...` (validated).
+    """Returns `config` repeated over seeds `seed, seed+1, ...`.
+
+    Not validated here: `config` comes from a boundary that validated it, and
+    the queue (`seqlab.jobs.queue_groups`) validates every run it records.
+
+    Args:
+        config: the recipe.
+        num_seeds: how many runs, 1 to 50.
+
+    Returns:
+        `num_seeds` configs differing only in their seed.
 
     Raises:
         ValueError: when `num_seeds` is not 1..50.
     """
     if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or not 1 <= num_seeds <= 50:
         raise ValueError(f"seeds: received {num_seeds!r}, expected a whole number from 1 to 50")
-    return [config.with_overrides({"seed": config.seed + k}).validate() for k in range(num_seeds)]
+    return [config.with_overrides({"seed": config.seed + k}) for k in range(num_seeds)]
 
 
 def parse_vary(text: str) -> tuple[str, list[Any]]:
@@ -73,8 +87,6 @@ def parse_archs(text: str) -> list[str]:
     Raises:
         ValueError: for an unknown or repeated name.
     """
-    from seqlab.config import ARCHITECTURES
-
     archs = [a.strip() for a in text.split(",") if a.strip()]
     unknown = [a for a in archs if a not in ARCHITECTURES]
     if not archs or unknown:
@@ -90,14 +102,26 @@ def parse_archs(text: str) -> list[str]:
 def plan_sweep(
     base: RunConfig, archs: list[str], field: str, values: list[Any], num_seeds: int = 1
 ) -> list[PlannedRun]:
-    """Returns every run of a sweep: architectures x values x seeds, validated.
+    """Returns every run of a sweep: architectures x values x seeds.
 
     When the swept field is `data.sequence_length` and the data is synthetic,
     the synthetic text length follows it, so longer means a longer task rather
-    than more padding.
+    than more padding. Every point (architecture and value) is validated here,
+    since its settings are new; its seed repeats are validated where they are
+    queued or trained.
+
+    Args:
+        base: the recipe every run starts from.
+        archs: the architectures, in order.
+        field: the swept field (one of `SWEEPABLE`).
+        values: its values, typed (see `parse_vary`).
+        num_seeds: runs per point, seeds `base.seed, base.seed + 1, ...`.
+
+    Returns:
+        The `PlannedRun`s, architecture by architecture, value by value, seed by seed.
 
     Raises:
-        ValueError: when any resulting config is invalid (naming which).
+        ValueError: when any point is invalid (naming which).
     """
     runs = []
     for arch in archs:

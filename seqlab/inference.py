@@ -6,16 +6,17 @@ registered when `seqlab.models` is imported, so nothing else is needed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from seqlab.attention import attention_scores, attention_table
 from seqlab.config import RunConfig
-from seqlab.store import RunStore
-from seqlab.training import META_FILE, MODEL_FILE, VOCABULARY_FILE
+from seqlab.data.vectorize import Vectorizer
+from seqlab.models import load_model
+from seqlab.store import META_FILE, RunStore
 
 
 @dataclass
@@ -45,25 +46,22 @@ def load_trained(store: RunStore, run_id: str) -> TrainedRun:
         ValueError: when the run has no saved model yet (queued, running,
             failed before its first batch) or its files are unreadable.
     """
-    from seqlab.data.vectorize import Vectorizer
-    from seqlab.models import load_model
-
     record = store.get_run(run_id)
-    folder = store.artifact_dir(run_id)
-    model_path = folder / MODEL_FILE
-    if not model_path.exists():
+    if not store.has_model(run_id):
         raise ValueError(
             f"run {run_id} ({record.label}) has no saved model: its status is "
             f"{record.status}; a model is saved when a run completes or is stopped"
         )
     try:
-        model = load_model(model_path)  # safe_mode=True, seqlab's layers registered
-        meta = json.loads((folder / META_FILE).read_text())
-        vectorizer = Vectorizer.load(folder / VOCABULARY_FILE, record.config.data)
-    except (OSError, ValueError, KeyError) as error:
+        model = load_model(store.model_path(run_id))  # safe_mode=True, seqlab's layers registered
+        meta = store.read_meta(run_id)
+        if meta is None:
+            raise ValueError(f"{META_FILE} is missing or unreadable")
+        vectorizer = Vectorizer.load(store.vocabulary_path(run_id), record.config.data)
+        class_names = tuple(meta["class_names"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"run {run_id}: its saved files cannot be read ({error})") from None
-    return TrainedRun(run_id, record.label, record.config, model, vectorizer,
-                      tuple(meta["class_names"]))
+    return TrainedRun(run_id, record.label, record.config, model, vectorizer, class_names)
 
 
 def predict_proba(trained: TrainedRun, texts: list[str]) -> np.ndarray:
@@ -124,8 +122,6 @@ def attention_for_text(store: RunStore, run_id: str, text: str) -> pd.DataFrame:
     Raises:
         ValueError: for an empty text, or a run without attention layers.
     """
-    from seqlab.attention import attention_scores, attention_table
-
     if not text.strip():
         raise ValueError("no text received: type a sentence or pick an example")
     trained = load_trained(store, run_id)

@@ -1,15 +1,22 @@
-"""Background runs: a queue in the store, one worker process that trains it, stop, heartbeats.
+"""Running runs: a queue in the store, worker processes that train it, stop, heartbeats,
+and runs trained in the foreground.
 
 Training never runs in a Streamlit script (a click reruns the script and
-would kill it). The app calls `queue_runs`, which records queued runs and
-makes sure a worker process is alive (`python -m seqlab worker --home ...`,
-detached, so closing the tab does not stop it). The worker trains queued runs
-one after another, oldest first, and exits after a while with nothing to do.
-Every ~2 s a heartbeat thread refreshes the worker's and its run's heartbeat;
-a run whose worker died is marked "interrupted" by whoever next reaps
-(`RunStore.reap_dead_runs`), with the epochs done so far kept.
+would kill it). The app calls `queue_groups` (or `queue_runs`), which records
+queued runs and makes sure a worker process is alive (`python -m seqlab
+--home ... worker`, detached, so closing the tab does not stop it). The worker
+trains queued runs one after another, oldest first, and exits after a while
+with nothing to do. Every ~2 s a heartbeat thread refreshes the worker's and
+its run's heartbeat; a run whose worker died is marked "interrupted" by
+whoever next reaps (`RunStore.reap_dead_runs`), with the epochs done so far
+kept. The command line trains in its own process instead
+(`train_foreground`), with the same heartbeats.
 
-Nothing here imports TensorFlow or Streamlit; training is imported lazily.
+Queueing is the queue's boundary: `queue_runs` and `queue_groups` validate
+every config before recording any, so callers need not validate on the way.
+
+Importing this module loads neither TensorFlow nor Streamlit: `seqlab.training`
+imports Keras only when it builds a model.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from seqlab.config import RunConfig
-from seqlab.store import RunStore
+from seqlab.store import RunRecord, RunStore
+from seqlab.training import ProgressCallback, train_run
 
 TrainFunction = Callable[[RunStore, str], object]
 
@@ -69,21 +77,76 @@ def queue_runs(
             message names which one when there are several.
     """
     configs = list(configs)
-    for index, config in enumerate(configs):
-        if not isinstance(config, RunConfig):
-            raise ValueError(
-                f"configs[{index}]: received {type(config).__name__}, expected a RunConfig"
-            )
-        try:
-            config.validate()
-        except ValueError as error:
-            if len(configs) == 1:
-                raise
-            raise ValueError(f"run {index + 1} of {len(configs)}: {error}") from None
+    _validate_all(configs)
     run_ids = [store.create_run(config, group_id=group_id) for config in configs]
     if start_worker:
         ensure_worker(store)
     return run_ids
+
+
+def queue_groups(
+    store: RunStore, groups: Sequence[Sequence[RunConfig]], *, start_worker: bool = True
+) -> list[str]:
+    """Queues lists of configs, each list of several as one seed group, all or nothing.
+
+    Args:
+        store: the run store.
+        groups: the runs to queue, in order; a list of more than one config
+            gets a new group id, a list of one is an ungrouped run.
+        start_worker: start a worker process when none is alive.
+
+    Returns:
+        The new run ids, in order.
+
+    Raises:
+        ValueError: when any config is invalid (its own message; nothing is
+            queued then).
+    """
+    groups = [list(configs) for configs in groups]
+    for configs in groups:
+        _validate_all(configs, numbered=False)
+    run_ids = []
+    for configs in groups:
+        group_id = store.new_group_id() if len(configs) > 1 else None
+        run_ids += [store.create_run(config, group_id=group_id) for config in configs]
+    if start_worker:
+        ensure_worker(store)
+    return run_ids
+
+
+def train_foreground(
+    config: RunConfig,
+    store: RunStore,
+    *,
+    on_progress: ProgressCallback | None = None,
+    group_id: str | None = None,
+) -> RunRecord:
+    """Validates `config`, records it as a new run and trains it in this process.
+
+    What the command line does instead of queueing: the run is created as
+    running (so no background worker claims it) and sends heartbeats while
+    it trains, so a long step (loading data, an XLA compile) does not make it
+    look dead to a reaper.
+
+    Args:
+        config: the recipe.
+        store: where the run, its curves and its model are kept.
+        on_progress: optional callable receiving progress dicts (phase, epoch,
+            epochs, batch, batches, and `metrics` at epoch ends); the command
+            line draws its progress bar from these.
+        group_id: optional group (seed repeats) the run belongs to.
+
+    Returns:
+        The finished run's record.
+
+    Raises:
+        ValueError: when the config is invalid (nothing is recorded then).
+    """
+    _validate_all([config])
+    run_id = store.create_run(config, status="running", group_id=group_id)
+    store.start_run(run_id, os.getpid())
+    with keep_alive(store, run_id=run_id):
+        return train_run(store, run_id, on_progress=on_progress)
 
 
 def ensure_worker(store: RunStore, *, command: Sequence[str] | None = None) -> int | None:
@@ -95,8 +158,8 @@ def ensure_worker(store: RunStore, *, command: Sequence[str] | None = None) -> i
 
     Args:
         store: the run store.
-        command: the worker command line (default: `python -m seqlab worker
-            --home <store.home>`); tests pass a script here.
+        command: the worker command line (default: `python -m seqlab --home
+            <store.home> worker`); tests pass a script here.
 
     Returns:
         The pid of the live (or new) worker, or None when nothing is queued
@@ -139,15 +202,13 @@ def run_worker(
         idle_timeout: seconds with nothing queued before the worker exits.
         poll_seconds: pause between looks at the queue while idle.
         train: `train(store, run_id)` trains a claimed run and records its end
-            (default: `seqlab.training.train_run`).
+            (None: `seqlab.training.train_run`).
         heartbeat_seconds: pause between heartbeats.
 
     Returns:
         How many runs this worker took from the queue (failed ones included).
     """
-    if train is None:
-        from seqlab.training import train_run as train
-
+    train = train or train_run
     pid = os.getpid()
     trained = 0
     previous_handler = None
@@ -250,9 +311,9 @@ def keep_alive(
 ) -> Iterator[Heartbeat]:
     """Sends heartbeats for a run and/or a worker while the block runs.
 
-    The foreground command line wraps its training in this, so that a long
-    step (loading data, compiling) does not make the run look dead to a
-    reaper (`RunStore.find_dead_runs`, 60 s without a heartbeat).
+    `train_foreground` wraps its training in this, so that a long step
+    (loading data, compiling) does not make the run look dead to a reaper
+    (`RunStore.find_dead_runs`, 60 s without a heartbeat).
     """
     heartbeat = Heartbeat(store, run_id=run_id, worker_pid=worker_pid,
                           interval_seconds=interval_seconds).start()
@@ -263,6 +324,26 @@ def keep_alive(
 
 
 # ----------------------------------------------------------------- helpers
+def _validate_all(configs: list[RunConfig], numbered: bool = True) -> None:
+    """Refuses any config that is not a valid `RunConfig`, before anything is recorded.
+
+    Raises:
+        ValueError: naming the config ("run 2 of 3: ...") when `numbered` and
+            there are several.
+    """
+    for index, config in enumerate(configs):
+        if not isinstance(config, RunConfig):
+            raise ValueError(
+                f"configs[{index}]: received {type(config).__name__}, expected a RunConfig"
+            )
+        try:
+            config.validate()
+        except ValueError as error:
+            if len(configs) == 1 or not numbered:
+                raise
+            raise ValueError(f"run {index + 1} of {len(configs)}: {error}") from None
+
+
 def _train_one(store: RunStore, run_id: str, train: TrainFunction) -> None:
     _log(f"training {run_id}")
     try:
@@ -287,7 +368,6 @@ def _spawn_worker(store: RunStore, command: Sequence[str] | None) -> int:
     env["PYTHONPATH"] = os.pathsep.join(
         part for part in (str(PACKAGE_PARENT), env.get("PYTHONPATH", "")) if part
     )
-    env["SEQLAB_HOME"] = str(store.home)
     # The pid is known only after the start: write to a temporary name, then
     # rename (the open file keeps receiving the worker's output).
     starting = log_folder / f"worker-starting-{os.getpid()}-{threading.get_ident()}.log"

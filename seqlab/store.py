@@ -1,10 +1,17 @@
 """The run store: SQLite (runs, epochs, progress, workers) + one artifact folder per run.
 
-Layout under `SEQLAB_HOME` (default `~/.seqlab`):
+Layout under the store's home (the entry points pass it: `--home`, else
+`SEQLAB_HOME`, else `~/.seqlab`; see `default_home`):
 
     runs.db                 SQLite in WAL mode: readers never block the writer
-    artifacts/<run_id>/     model.keras, vocabulary.json, ... of one run
+    artifacts/<run_id>/     model.keras, vocabulary.json, meta.json, error.log of one run
+    cache/<name>/           caches kept with the store (vectorized ids: `cache_dir`)
     logs/                   worker logs (written by `seqlab.jobs`)
+
+The store is the only owner of the artifact folders: it names their files
+and hands out their paths (`model_path`, `vocabulary_path`, `error_log_path`),
+reads and writes `meta.json` (`read_meta`, `write_meta`) and says whether a
+run saved a model (`has_model`). Nothing else builds an artifact path.
 
 Several Streamlit sessions (threads) and worker processes share one store.
 Every call opens its own short-lived connection, so a `RunStore` object holds
@@ -48,6 +55,13 @@ RUN_COLUMNS = (
 )
 BUSY_TIMEOUT_SECONDS = 10.0
 DB_FILE = "runs.db"
+ARTIFACTS_FOLDER = "artifacts"
+CACHE_FOLDER = "cache"
+# The files of a run's artifact folder.
+MODEL_FILE = "model.keras"
+VOCABULARY_FILE = "vocabulary.json"
+META_FILE = "meta.json"
+ERROR_LOG = "error.log"
 _RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -175,7 +189,12 @@ def migrate(conn: sqlite3.Connection, db_path: Path | str = DB_FILE) -> int:
 
 
 def default_home() -> Path:
-    """Returns `$SEQLAB_HOME`, or `~/.seqlab` when it is unset or empty."""
+    """Returns `$SEQLAB_HOME`, or `~/.seqlab` when it is unset or empty.
+
+    For the entry points only (the command line, `seqlab.ui`): everything
+    below them is given the store, or a folder of it, and never reads the
+    environment.
+    """
     return Path(os.environ.get("SEQLAB_HOME") or "~/.seqlab").expanduser()
 
 
@@ -249,17 +268,6 @@ def _epoch_range_text(first: int | None, last: int | None, count: int) -> str:
     return f"{count} epochs kept"
 
 
-def flatten_config(config: RunConfig) -> dict[str, Any]:
-    """Returns `{"data.dataset": ..., "model.units": ..., "seed": ..., "name": ...}`."""
-    flat: dict[str, Any] = {}
-    for key, value in config.to_dict().items():
-        if isinstance(value, dict):
-            flat.update({f"{key}.{name}": item for name, item in value.items()})
-        else:
-            flat[key] = value
-    return flat
-
-
 class RunStore:
     """Runs, their per-epoch metrics and artifacts, in SQLite under one folder.
 
@@ -267,18 +275,18 @@ class RunStore:
     connection. Unknown run ids raise `RunNotFoundError` (a KeyError).
     """
 
-    def __init__(self, home: str | Path | None = None):
+    def __init__(self, home: str | Path):
         """Opens (creating when needed) the store in `home`.
 
         Args:
-            home: the folder; None means `$SEQLAB_HOME` or `~/.seqlab`.
+            home: the folder (an entry point's `--home`, or `default_home()`).
 
         Raises:
             ValueError: when runs.db was written by a newer seqlab.
         """
-        self.home = (Path(home).expanduser() if home is not None else default_home()).resolve()
+        self.home = Path(home).expanduser().resolve()
         self.db_path = self.home / DB_FILE
-        (self.home / "artifacts").mkdir(parents=True, exist_ok=True)
+        (self.home / ARTIFACTS_FOLDER).mkdir(parents=True, exist_ok=True)
         with self._read() as conn:
             # Persistent in the file; a no-op when it is already WAL.
             conn.execute("PRAGMA journal_mode = WAL")
@@ -661,23 +669,93 @@ class RunStore:
                 )
             conn.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
-        folder = self.home / "artifacts" / run_id
+        folder = self.home / ARTIFACTS_FOLDER / run_id
         if _RUN_ID_PATTERN.fullmatch(run_id) and folder.is_dir():
             shutil.rmtree(folder)
 
+    # ----------------------------------------------------------- artifacts
     def artifact_dir(self, run_id: str) -> Path:
         """Returns `<home>/artifacts/<run_id>/`, created on demand.
 
         Raises:
             ValueError: for an id that is not a plain name (no slashes, no leading dot).
         """
+        folder = self._artifact_folder(run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def model_path(self, run_id: str) -> Path:
+        """Returns where the run's Keras model is saved (`model.keras`; its folder is created).
+
+        Raises:
+            ValueError: for an id that is not a plain name.
+        """
+        return self.artifact_dir(run_id) / MODEL_FILE
+
+    def vocabulary_path(self, run_id: str) -> Path:
+        """Returns where the run's vocabulary is saved (`vocabulary.json`; its folder is created).
+
+        Raises:
+            ValueError: for an id that is not a plain name.
+        """
+        return self.artifact_dir(run_id) / VOCABULARY_FILE
+
+    def error_log_path(self, run_id: str) -> Path:
+        """Returns where a failed run's traceback is written (`error.log`; its folder is created).
+
+        Raises:
+            ValueError: for an id that is not a plain name.
+        """
+        return self.artifact_dir(run_id) / ERROR_LOG
+
+    def has_model(self, run_id: str) -> bool:
+        """Returns whether the run saved a model (creates nothing; False for a bad id)."""
+        try:
+            return (self._artifact_folder(run_id) / MODEL_FILE).is_file()
+        except ValueError:
+            return False
+
+    def write_meta(self, run_id: str, meta: dict[str, Any]) -> None:
+        """Writes the run's `meta.json` (class names, sizes, examples per split, ...).
+
+        Args:
+            run_id: the run.
+            meta: JSON-able facts about the run's data and model.
+
+        Raises:
+            ValueError: for an id that is not a plain name.
+        """
+        (self.artifact_dir(run_id) / META_FILE).write_text(json.dumps(meta, indent=2))
+
+    def read_meta(self, run_id: str) -> dict[str, Any] | None:
+        """Returns the run's `meta.json`, or None when it is missing or unreadable (creates nothing)."""
+        try:
+            meta = json.loads((self._artifact_folder(run_id) / META_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+        return meta if isinstance(meta, dict) else None
+
+    def cache_dir(self, name: str) -> Path:
+        """Returns `<home>/cache/<name>/`, a cache kept with this store (created on demand).
+
+        Args:
+            name: the cache, e.g. "vectorized" (`seqlab.data.vectorize`).
+
+        Raises:
+            ValueError: for a name that is not a plain folder name.
+        """
+        if not isinstance(name, str) or not _RUN_ID_PATTERN.fullmatch(name):
+            raise ValueError(f"cache name: received {name!r}, expected a plain folder name such as 'vectorized'")
+        folder = self.home / CACHE_FOLDER / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _artifact_folder(self, run_id: str) -> Path:
         if not isinstance(run_id, str) or not _RUN_ID_PATTERN.fullmatch(run_id):
             raise ValueError(
                 f"run_id: received {run_id!r}, expected a run id such as r20261129-015512-3f9a"
             )
-        folder = self.home / "artifacts" / run_id
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return self.home / ARTIFACTS_FOLDER / run_id
 
     # -------------------------------------------------------------- epochs
     def add_epoch(self, run_id: str, epoch: int, metrics: dict[str, float]) -> None:
@@ -757,7 +835,7 @@ class RunStore:
             rows = conn.execute(
                 f"SELECT * FROM runs{sql} ORDER BY created_at DESC, rowid DESC", params
             ).fetchall()
-        config_columns = list(flatten_config(RunConfig()))
+        config_columns = list(RunConfig().flat())
         records = []
         for row in rows:
             record = self._record(row)
@@ -768,7 +846,7 @@ class RunStore:
                 "finished_at": record.finished_at, "num_params": record.num_params,
                 "test_loss": record.test_loss, "test_accuracy": record.test_accuracy,
                 "message": record.message, "dataset": record.config.data.dataset,
-                **flatten_config(record.config),
+                **record.config.flat(),
             })
         frame = pd.DataFrame.from_records(records, columns=[*RUN_COLUMNS, *config_columns])
         numeric = ("created_at", "started_at", "finished_at", "test_loss", "test_accuracy")

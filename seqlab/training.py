@@ -1,20 +1,23 @@
 """The one training path: data -> vectorize -> build -> Keras fit -> store.
 
-The command line, the worker behind the app, the benchmarks and the tests all
-train through `train_run`. It knows nothing of any UI: it reports through a
-Keras callback that writes progress and per-epoch metrics to the `RunStore`,
-checks the store's stop flag between compiled steps, and ends a run whose loss
-turns NaN/inf as `diverged` instead of crashing.
+The worker behind the app, the command line (through
+`seqlab.jobs.train_foreground`), the benchmarks and the tests all train
+through `train_run`. It knows nothing of any UI: it reports through a Keras
+callback that writes progress and per-epoch metrics to the `RunStore`, checks
+the store's stop flag between compiled steps, and ends a run whose loss turns
+NaN/inf as `diverged` instead of crashing. Its files (model, vocabulary,
+meta.json, error.log) go where the store says.
 
 Fast by default on CPU: the training step is XLA-compiled (`uses_xla`) and
-runs `steps_per_execution` batches per call, which together make the masked
-LSTM of a classroom notebook several times faster than a plain `model.fit`
-(see `bench/train_throughput.py`).
+runs `steps_per_execution` batches per call (`bench/train_throughput.py`
+measures both against a plain `model.fit`).
+
+Importing this module does not import TensorFlow: Keras is imported when a
+model is built (`_keras`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -22,51 +25,16 @@ import traceback
 from typing import Any, Callable
 
 from seqlab.config import RunConfig
+from seqlab.data import load_dataset
+from seqlab.data.vectorize import VECTORIZED_CACHE, Vectorizer, vectorize
+from seqlab.models import build_model, check_resources, head
 from seqlab.store import RunRecord, RunStore
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
-MODEL_FILE = "model.keras"
-VOCABULARY_FILE = "vocabulary.json"
-META_FILE = "meta.json"
-ERROR_LOG = "error.log"
-
 
 class RunDiverged(RuntimeError):
     """Raised inside training when the loss becomes NaN or infinite."""
-
-
-def train_config(
-    config: RunConfig,
-    store: RunStore,
-    *,
-    on_progress: ProgressCallback | None = None,
-    group_id: str | None = None,
-) -> RunRecord:
-    """Validates `config`, records it as a new run and trains it in this process.
-
-    Args:
-        config: the recipe.
-        store: where the run, its curves and its model are kept.
-        on_progress: optional callable receiving progress dicts (phase, epoch,
-            epochs, batch, batches, and `metrics` at epoch ends); the command
-            line draws its progress bar from these.
-        group_id: optional group (seed repeats) the run belongs to.
-
-    Returns:
-        The finished run's record.
-
-    Raises:
-        ValueError: when the config is invalid (nothing is recorded then).
-    """
-    from seqlab.jobs import keep_alive
-
-    config.validate()
-    # Created as running (not queued) so a background worker cannot claim it.
-    run_id = store.create_run(config, status="running", group_id=group_id)
-    store.start_run(run_id, os.getpid())
-    with keep_alive(store, run_id=run_id):  # a long XLA compile must not look like a death
-        return train_run(store, run_id, on_progress=on_progress)
 
 
 def train_run(
@@ -83,7 +51,9 @@ def train_run(
     Args:
         store: the run store.
         run_id: a run created with `store.create_run`.
-        on_progress: optional progress callable (see `train_config`).
+        on_progress: optional callable receiving progress dicts (phase, epoch,
+            epochs, batch, batches, and `metrics` at epoch ends); the command
+            line draws its progress bar from these.
 
     Returns:
         The run's final record.
@@ -99,7 +69,7 @@ def train_run(
     except ValueError as error:  # bad data or a config refused before building
         store.finish_run(run_id, "failed", message=_one_line(error))
     except Exception as error:  # noqa: BLE001 - a run must never stay "running"
-        log = store.artifact_dir(run_id) / ERROR_LOG
+        log = store.error_log_path(run_id)
         log.write_text(traceback.format_exc())
         store.finish_run(
             run_id, "failed",
@@ -109,10 +79,6 @@ def train_run(
 
 
 def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCallback) -> None:
-    from seqlab.data import load_dataset
-    from seqlab.data.vectorize import Vectorizer, vectorize
-    from seqlab.models import check_resources
-
     def phase(name: str) -> None:
         store.set_progress(run_id, phase=name, epochs=config.train.epochs)
         notify({"phase": name, "epochs": config.train.epochs})
@@ -120,7 +86,7 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
     phase("loading data")
     dataset = load_dataset(config.data, config.seed)
     phase("vectorizing")
-    data = vectorize(dataset, config.data)
+    data = vectorize(dataset, config.data, store.cache_dir(VECTORIZED_CACHE))
     vocabulary_size = len(data.vocabulary)
     sizes = dict(
         vocabulary_size=vocabulary_size,
@@ -135,9 +101,8 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
     model = compile_model(config, **sizes)
     store.set_num_params(run_id, int(model.count_params()))
 
-    artifacts = store.artifact_dir(run_id)
-    Vectorizer.from_vocabulary(data.vocabulary, config.data).save(artifacts / VOCABULARY_FILE)
-    (artifacts / META_FILE).write_text(json.dumps({
+    Vectorizer.from_vocabulary(data.vocabulary, config.data).save(store.vocabulary_path(run_id))
+    store.write_meta(run_id, {
         "class_names": list(data.class_names),
         "vocabulary_size": vocabulary_size,
         "sequence_length": config.data.sequence_length,
@@ -146,7 +111,7 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
         "dataset": dataset.description,
         "examples": {"train": len(data.y_train), "validation": len(data.y_val),
                      "test": len(data.y_test)},
-    }, indent=2))
+    })
 
     reporter = StoreReporter(store, run_id, config.train.epochs, notify)
     phase("training")
@@ -162,7 +127,7 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
 
     if reporter.completed_epochs or reporter.batches_seen:
         phase("saving")
-        model.save(artifacts / MODEL_FILE)
+        model.save(store.model_path(run_id))
     if reporter.diverged:
         raise RunDiverged(reporter.diverged)
 
@@ -202,8 +167,6 @@ def compile_model(
     Returns:
         A compiled `keras.Model`.
     """
-    from seqlab.models import build_model, head
-
     keras = _keras()
     previous = keras.config.dtype_policy()
     # Layers take the global policy when they are built; restore it at once so
@@ -228,12 +191,11 @@ def compile_model(
 
 
 def uses_xla(config: RunConfig) -> bool:
-    """Whether the run's training step is XLA-compiled (`train.jit_compile`).
+    """Returns whether the run's training step is XLA-compiled (`train.jit_compile`).
 
-    Honoured for every architecture: XLA on CPU trains the recurrent and
-    baseline models 1.7-2.8x faster than Keras's default graph mode, and the
-    Transformer too now that its dropout masks are hashed (`CounterDropout`)
-    rather than drawn by XLA's slow CPU random-number generator.
+    Honoured for every architecture, the Transformer included: its dropout
+    masks are hashed (`CounterDropout`) rather than drawn by XLA's slow CPU
+    random-number generator. `bench/train_throughput.py` measures the gain.
     """
     return bool(config.train.jit_compile)
 
@@ -241,9 +203,8 @@ def uses_xla(config: RunConfig) -> bool:
 def resolve_precision(config: RunConfig) -> str:
     """Returns the Keras dtype policy a run trains with (`train.precision`).
 
-    float32 by default: mixed bfloat16 was measured on these AMX CPUs for the
-    Transformer (bench/train_throughput.py, 4,000 IMDB reviews): 1.07x the
-    plain path against 1.10x in float32, with test accuracy 0.801 vs 0.822.
+    float32 by default: mixed bfloat16 was measured no faster on CPU and
+    slightly less accurate (`bench/train_throughput.py` compares the two).
     """
     return config.train.precision
 
@@ -262,7 +223,7 @@ def build_optimizer(config: RunConfig):
 
 def _keras():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    import keras  # here, not at the top: importing seqlab.training must not load TensorFlow
 
     return keras
 

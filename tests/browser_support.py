@@ -1,9 +1,17 @@
-"""Helpers of the real-browser test: a `streamlit run` server and Chromium page checks.
+"""The one `streamlit run` server helper, and the real-browser test's Chromium page checks.
 
 The server runs `app.py` as a user would start it, on a free loopback port,
 with its own `SEQLAB_HOME`. Chromium is Debian's (`/usr/bin/chromium`), driven
 by Playwright's Python package; Playwright's own browser download is never
 used (the test machines are offline).
+
+Both the browser tests and `bench/ui_latency.py` start their servers with
+`StreamlitServer` from here. It lives in tests/ rather than bench/ because
+tests/ is already importable as the `tests` package (the tests import
+`tests.browser_support`, with the repository root on `sys.path`), while
+bench/ is a folder of scripts that nothing imports; the benchmark already
+puts the repository root on `sys.path` to import seqlab, so it imports this
+module the same way and needs no path of its own.
 """
 
 from __future__ import annotations
@@ -48,6 +56,10 @@ def require_chromium() -> str:
     return str(CHROMIUM)
 
 
+class ServerError(RuntimeError):
+    """`streamlit run` exited, or did not answer in time (the message holds its log)."""
+
+
 def free_port() -> int:
     """Returns a TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -58,23 +70,35 @@ def free_port() -> int:
 class StreamlitServer:
     """`streamlit run app.py` in its own process group, with its own SEQLAB_HOME.
 
+    Use `start()` / `stop()`, or `with StreamlitServer(...) as server:`.
+    After `start()`, `ready_s` holds the seconds from launch to the first
+    healthy answer.
+
     Args:
         root: the repository folder (holding app.py and pages/).
         home: the run store folder the app (and the worker it starts) uses.
-        log_path: where the server's output goes (read it when a test fails).
+        log_path: where the server's output goes (read it when a test fails);
+            None discards it (`log()` then holds only the workers' logs).
     """
 
-    def __init__(self, root: Path, home: Path, log_path: Path):
+    def __init__(self, root: Path, home: Path, log_path: Path | None = None):
         self.root, self.home, self.log_path = root, home, log_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
+        self.ready_s: float | None = None
+
+    def __enter__(self) -> "StreamlitServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
 
     def start(self) -> "StreamlitServer":
         """Starts the server and waits until `/_stcore/health` answers.
 
         Raises:
-            AssertionError: the server exited or did not answer in time (with its log).
+            ServerError: the server exited or did not answer in time (with its log).
         """
         env = dict(os.environ, SEQLAB_HOME=str(self.home), TF_CPP_MIN_LOG_LEVEL="2")
         command = [
@@ -84,29 +108,39 @@ class StreamlitServer:
             # No file watching: an edit during the test would put a "File change" banner on screenshots.
             "--server.fileWatcherType", "none",
         ]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "wb") as log:
+        started = time.perf_counter()
+        if self.log_path is None:
+            output = subprocess.DEVNULL
+        else:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            output = open(self.log_path, "wb")
+        try:
             # Its own session: stop() ends the server and anything it forked in one signal.
             self.process = subprocess.Popen(command, cwd=self.root, env=env, stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                            stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            if output is not subprocess.DEVNULL:
+                output.close()
         deadline = time.monotonic() + SERVER_START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"streamlit exited with status {self.process.returncode}:\n{self.log()}")
+                raise ServerError(f"streamlit exited with status {self.process.returncode}:\n{self.log()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as answer:
                     if answer.status == 200:
+                        self.ready_s = time.perf_counter() - started
                         return self
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.2)
         self.stop()
-        raise AssertionError(f"streamlit did not answer on {self.url} within "
-                             f"{SERVER_START_SECONDS} s:\n{self.log()}")
+        raise ServerError(f"streamlit did not answer on {self.url} within "
+                          f"{SERVER_START_SECONDS} s:\n{self.log()}")
 
     def log(self) -> str:
         """Returns the server's output so far (and the workers' logs)."""
-        parts = [self.log_path.read_text(errors="replace") if self.log_path.exists() else ""]
+        parts = [self.log_path.read_text(errors="replace")
+                 if self.log_path is not None and self.log_path.exists() else ""]
         for worker_log in sorted((self.home / "logs").glob("*.log")):
             parts.append(f"--- {worker_log.name}\n{worker_log.read_text(errors='replace')}")
         return "\n".join(parts)

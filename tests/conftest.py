@@ -55,3 +55,11 @@ def store_reads(monkeypatch):
 
         monkeypatch.setattr(RunStore, name, counted)
     return calls
+
+
+@pytest.fixture
+def no_worker(monkeypatch):
+    """Queued runs stay queued: no background worker is started (AppTest runs in this process)."""
+    import seqlab.jobs
+
+    monkeypatch.setattr(seqlab.jobs, "ensure_worker", lambda store, **kwargs: None)

@@ -7,7 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqlab import analysis
+from seqlab.analysis.advice import advice
+from seqlab.analysis.budgets import pareto_front, size_to_parameters
+from seqlab.analysis.curves import best_epoch, early_stopping_replay, overfitting_onset
+from seqlab.analysis.frames import EPOCH_COLUMNS
+from seqlab.analysis.labels import label_runs
+from seqlab.analysis.stats import compare_groups, group_curves_table, group_summary_table
+from seqlab.analysis.sweeps import sweep_families, sweep_table
+from seqlab.analysis.words import verdict_sentence
+from seqlab.analysis.tables import curves_table, early_stopping_table, gap_table, run_summary_table
 from seqlab.config import ModelConfig
 
 CONFIG_DEFAULTS = {"model.units": 32, "data.sequence_length": 16, "train.learning_rate": 0.001, "seed": 0}
@@ -28,7 +36,7 @@ def make_epochs(curves):
                 "val_accuracy": curve.get("val_accuracy", [0.5 + 0.02 * i for i in range(count)])[index],
                 "seconds": curve.get("seconds", [1.0] * count)[index],
             })
-    return pd.DataFrame(rows, columns=list(analysis.EPOCH_COLUMNS))
+    return pd.DataFrame(rows, columns=list(EPOCH_COLUMNS))
 
 
 def make_runs(*runs):
@@ -50,36 +58,36 @@ def make_runs(*runs):
 # ------------------------------------------------------------ single curves
 def test_best_epoch_is_lowest_validation_loss_earliest_on_ties():
     # Lowest value 0.6 first reached at epoch 3 (epoch 4 ties it).
-    assert analysis.best_epoch([0.9, 0.7, 0.6, 0.6, 0.8]) == 3
+    assert best_epoch([0.9, 0.7, 0.6, 0.6, 0.8]) == 3
 
 
 def test_best_epoch_refuses_a_curve_without_numbers():
     with pytest.raises(ValueError, match="val_loss"):
-        analysis.best_epoch([math.nan, math.nan])
+        best_epoch([math.nan, math.nan])
 
 
 def test_overfitting_onset_finds_the_minimum_before_divergence():
     loss = [1.0, 0.8, 0.6, 0.5, 0.4]
     val_loss = [0.9, 0.7, 0.65, 0.7, 0.8]
     # Minimum at epoch 3; epochs 4 and 5 both rise while training loss falls.
-    assert analysis.overfitting_onset(loss, val_loss, patience=1) == 3
-    assert analysis.overfitting_onset(loss, val_loss, patience=2) == 3
+    assert overfitting_onset(loss, val_loss, patience=1) == 3
+    assert overfitting_onset(loss, val_loss, patience=2) == 3
     # Patience 3 needs epochs 4, 5 and 6: the curve is too short.
-    assert analysis.overfitting_onset(loss, val_loss, patience=3) is None
+    assert overfitting_onset(loss, val_loss, patience=3) is None
 
 
 def test_overfitting_onset_is_none_while_validation_keeps_falling():
-    assert analysis.overfitting_onset([1.0, 0.8, 0.6], [0.9, 0.8, 0.7]) is None
+    assert overfitting_onset([1.0, 0.8, 0.6], [0.9, 0.8, 0.7]) is None
 
 
 def test_overfitting_onset_ignores_a_bump_before_a_new_low():
     # The rise at epoch 3 is followed by a lower minimum at epoch 5 (the last epoch).
-    assert analysis.overfitting_onset([1.0, 0.8, 0.7, 0.6, 0.5], [0.9, 0.8, 0.85, 0.6, 0.55]) is None
+    assert overfitting_onset([1.0, 0.8, 0.7, 0.6, 0.5], [0.9, 0.8, 0.85, 0.6, 0.55]) is None
 
 
 def test_overfitting_onset_needs_training_loss_to_fall():
     # Both losses rise after epoch 2: that is divergence, not overfitting.
-    assert analysis.overfitting_onset([1.0, 0.8, 0.9], [0.9, 0.7, 0.8]) is None
+    assert overfitting_onset([1.0, 0.8, 0.9], [0.9, 0.7, 0.8]) is None
 
 
 # Worked example for early stopping on val_loss [0.70, 0.60, 0.65, 0.62, 0.50, 0.55]
@@ -96,7 +104,7 @@ ACCURACY = [0.60, 0.70, 0.68, 0.69, 0.80, 0.79]
 
 @pytest.mark.parametrize("patience, stopped_epoch, best", [(1, 3, 2), (2, 4, 2)])
 def test_early_stopping_replay_stops_patience_epochs_after_the_last_improvement(patience, stopped_epoch, best):
-    result = analysis.early_stopping_replay(CURVE, patience, val_accuracy=ACCURACY)
+    result = early_stopping_replay(CURVE, patience, val_accuracy=ACCURACY)
     assert result["stopped"] is True
     assert result["stopped_epoch"] == stopped_epoch
     assert result["best_epoch"] == best
@@ -107,21 +115,21 @@ def test_early_stopping_replay_stops_patience_epochs_after_the_last_improvement(
 
 
 def test_early_stopping_replay_runs_to_the_end_when_patience_outlasts_the_curve():
-    result = analysis.early_stopping_replay(CURVE, 3, val_accuracy=ACCURACY)
+    result = early_stopping_replay(CURVE, 3, val_accuracy=ACCURACY)
     assert (result["stopped"], result["stopped_epoch"], result["best_epoch"]) == (False, 6, 5)
 
 
 def test_early_stopping_replay_without_restoring_keeps_the_last_epoch():
-    result = analysis.early_stopping_replay(CURVE, 2, restore_best=False, val_accuracy=ACCURACY)
+    result = early_stopping_replay(CURVE, 2, restore_best=False, val_accuracy=ACCURACY)
     assert result["kept_epoch"] == 4
     assert result["val_accuracy_at_stop"] == pytest.approx(ACCURACY[3])
 
 
 def test_early_stopping_replay_min_delta_and_max_mode():
     # 0.95 + 0.1 is not below 1.0: no improvement at epoch 2, so patience 1 stops there.
-    assert analysis.early_stopping_replay([1.0, 0.95, 0.9], 1, min_delta=0.1)["stopped_epoch"] == 2
+    assert early_stopping_replay([1.0, 0.95, 0.9], 1, min_delta=0.1)["stopped_epoch"] == 2
     # In max mode a tie (0.6 then 0.6) is not an improvement: stop at epoch 3, best epoch 2.
-    result = analysis.early_stopping_replay([0.5, 0.6, 0.6, 0.7], 1, mode="max")
+    result = early_stopping_replay([0.5, 0.6, 0.6, 0.7], 1, mode="max")
     assert (result["stopped_epoch"], result["best_epoch"]) == (3, 2)
 
 
@@ -150,14 +158,14 @@ def test_early_stopping_replay_matches_keras_callback():
         values = [float(v) for v in np.round(rng.uniform(0.3, 0.9, size=rng.integers(2, 9)), 2)]
         for patience in (0, 1, 2, 3):
             for mode, min_delta in (("min", 0.0), ("max", 0.0), ("min", 0.05)):
-                ours = analysis.early_stopping_replay(values, patience, mode=mode, min_delta=min_delta)
+                ours = early_stopping_replay(values, patience, mode=mode, min_delta=min_delta)
                 expected = keras_outcome(values, patience, mode, min_delta)
                 assert (ours["stopped_epoch"], ours["best_epoch"]) == expected, (values, patience, mode)
 
 
 def test_early_stopping_replay_refuses_negative_patience():
     with pytest.raises(ValueError, match="patience"):
-        analysis.early_stopping_replay(CURVE, -1)
+        early_stopping_replay(CURVE, -1)
 
 
 # ------------------------------------------------------------------ tables
@@ -175,7 +183,7 @@ def two_runs():
 
 def test_curves_table_is_tidy_with_split_and_metric():
     epochs, runs = two_runs()
-    curves = analysis.curves_table(epochs, runs)
+    curves = curves_table(epochs, runs)
     assert len(curves) == (4 + 3) * 4
     validation_loss = curves[(curves.run_id == "r1") & (curves.split == "validation") & (curves.metric == "loss")]
     assert validation_loss.sort_values("epoch")["value"].tolist() == [0.9, 0.7, 0.75, 0.8]
@@ -184,20 +192,30 @@ def test_curves_table_is_tidy_with_split_and_metric():
 def test_curves_table_makes_shared_labels_unique():
     epochs = make_epochs({"a": {"val_loss": [0.5]}, "b": {"val_loss": [0.6]}})
     runs = make_runs({"run_id": "a"}, {"run_id": "b"})  # both "lstm 32u x1"
-    labels = analysis.curves_table(epochs, runs).groupby("run_id")["label"].first()
+    labels = curves_table(epochs, runs).groupby("run_id")["label"].first()
     assert labels["a"] != labels["b"]
+
+
+def test_runs_labelled_once_keep_their_labels_in_every_table():
+    epochs = make_epochs({"a": {"val_loss": [0.5, 0.4]}, "b": {"val_loss": [0.6, 0.7]}})
+    runs = label_runs(make_runs({"run_id": "a"}, {"run_id": "b"}))
+    # A table reads the labels it is given instead of labelling again.
+    runs["label"] = ["first", "second"]
+    for table in (curves_table(epochs, runs), gap_table(epochs, runs), run_summary_table(epochs, runs),
+                  early_stopping_table(epochs, runs)):
+        assert table.groupby("run_id")["label"].first().to_dict() == {"a": "first", "b": "second"}
 
 
 def test_curves_table_names_seeds_of_one_recipe_by_seed():
     epochs = make_epochs({"a": {"val_loss": [0.5]}, "b": {"val_loss": [0.6]}})
     runs = make_runs({"run_id": "a", "seed": 0}, {"run_id": "b", "seed": 1})
-    labels = analysis.curves_table(epochs, runs).groupby("run_id")["label"].first()
+    labels = curves_table(epochs, runs).groupby("run_id")["label"].first()
     assert labels.to_dict() == {"a": "lstm 32u x1 seed 0", "b": "lstm 32u x1 seed 1"}
 
 
 def test_run_summary_table_statistics():
     epochs, runs = two_runs()
-    summary = analysis.run_summary_table(epochs, runs).set_index("run_id")
+    summary = run_summary_table(epochs, runs).set_index("run_id")
     first = summary.loc["r1"]
     assert first["best_epoch"] == 2
     assert first["best_val_accuracy"] == pytest.approx(0.75)
@@ -211,33 +229,33 @@ def test_run_summary_table_statistics():
 
 def test_seconds_per_epoch_of_a_one_epoch_run_is_that_epoch():
     epochs = make_epochs({"a": {"val_loss": [0.5], "seconds": [4.0]}})
-    summary = analysis.run_summary_table(epochs, make_runs({"run_id": "a"}))
+    summary = run_summary_table(epochs, make_runs({"run_id": "a"}))
     assert summary.loc[0, "seconds_per_epoch"] == pytest.approx(4.0)
 
 
 def test_run_summary_table_keeps_runs_without_epochs_and_config_columns():
     epochs, runs = two_runs()
-    summary = analysis.run_summary_table(epochs, runs).set_index("run_id")
+    summary = run_summary_table(epochs, runs).set_index("run_id")
     assert summary.loc["r3", "epochs_run"] == 0
     assert pd.isna(summary.loc["r3", "best_val_accuracy"])
     assert {"model.units", "data.sequence_length", "seed"} <= set(summary.columns)
 
 
 def test_tables_accept_empty_frames_from_an_empty_store():
-    summary = analysis.run_summary_table(pd.DataFrame(), pd.DataFrame())
+    summary = run_summary_table(pd.DataFrame(), pd.DataFrame())
     assert summary.empty and "best_val_accuracy" in summary
-    assert analysis.curves_table(pd.DataFrame(), pd.DataFrame()).empty
+    assert curves_table(pd.DataFrame(), pd.DataFrame()).empty
 
 
 def test_tables_name_a_missing_column():
     epochs, runs = two_runs()
     with pytest.raises(ValueError, match="val_loss"):
-        analysis.curves_table(epochs.drop(columns=["val_loss"]), runs)
+        curves_table(epochs.drop(columns=["val_loss"]), runs)
 
 
 def test_gap_table_marks_only_the_best_epoch():
     epochs, runs = two_runs()
-    gaps = analysis.gap_table(epochs, runs)
+    gaps = gap_table(epochs, runs)
     best = gaps[gaps.is_best].set_index("run_id")["epoch"].to_dict()
     assert best == {"r1": 2, "r2": 3}
     row = gaps[(gaps.run_id == "r1") & (gaps.epoch == 4)]
@@ -246,7 +264,7 @@ def test_gap_table_marks_only_the_best_epoch():
 
 def test_early_stopping_table_sentence_has_the_replayed_numbers():
     epochs = make_epochs({"r": {"val_loss": CURVE, "val_accuracy": ACCURACY}})
-    table = analysis.early_stopping_table(epochs, make_runs({"run_id": "r"}), patiences=(2,))
+    table = early_stopping_table(epochs, make_runs({"run_id": "r"}), patiences=(2,))
     assert table["sentence"].item() == (
         "with patience 2, training would have stopped at epoch 4 with validation accuracy "
         "0.700 (best epoch 2)"
@@ -268,7 +286,7 @@ def seed_group():
 
 def test_group_curves_table_aggregates_seeds_and_skips_ungrouped_runs():
     epochs, runs = seed_group()
-    table = analysis.group_curves_table(analysis.curves_table(epochs, runs))
+    table = group_curves_table(curves_table(epochs, runs))
     assert set(table["group_id"]) == {"g"}
     row = table[(table.epoch == 2) & (table.split == "validation") & (table.metric == "accuracy")].iloc[0]
     assert row["mean"] == pytest.approx(0.74)
@@ -279,7 +297,7 @@ def test_group_curves_table_aggregates_seeds_and_skips_ungrouped_runs():
 
 def test_group_summary_table_reports_mean_and_std():
     epochs, runs = seed_group()
-    table = analysis.group_summary_table(analysis.run_summary_table(epochs, runs))
+    table = group_summary_table(run_summary_table(epochs, runs))
     row = table.set_index("group_id").loc["g"]
     assert row["n_runs"] == 3
     assert row["final_val_accuracy_mean"] == pytest.approx(0.74)
@@ -287,45 +305,39 @@ def test_group_summary_table_reports_mean_and_std():
 
 
 # ---------------------------------------------------------------- verdicts
-def test_student_t_quantile_matches_textbook_values():
-    # Two-sided 95% critical values from any t table.
-    for df, expected in ((1, 12.7062), (2, 4.3027), (5, 2.5706), (30, 2.0423)):
-        assert analysis.student_t_quantile(0.975, df) == pytest.approx(expected, abs=1e-4)
-    assert analysis.student_t_quantile(0.025, 5) == pytest.approx(-2.5706, abs=1e-4)
-
-
 def test_compare_groups_welch_interval_for_equal_spreads():
     # Equal n and variance: Welch df = 2(n - 1) = 4, t(0.975, 4) = 2.7764,
     # se = sqrt(2 * 0.0004 / 3) = 0.016330, margin = 0.045339 around 0.10.
-    result = analysis.compare_groups([0.80, 0.82, 0.84], [0.70, 0.72, 0.74])
+    result = compare_groups([0.80, 0.82, 0.84], [0.70, 0.72, 0.74])
     assert result["difference"] == pytest.approx(0.10)
     assert result["low"] == pytest.approx(0.10 - 0.045339, abs=1e-5)
     assert result["high"] == pytest.approx(0.10 + 0.045339, abs=1e-5)
 
 
 def test_compare_groups_says_which_group_is_ahead_when_they_clearly_differ():
-    result = analysis.compare_groups([0.70, 0.72, 0.74], [0.80, 0.82, 0.84], labels=("lstm", "gru"))
+    result = compare_groups([0.70, 0.72, 0.74], [0.80, 0.82, 0.84], labels=("lstm", "gru"))
     assert result["significant"] is True
-    assert result["verdict"].startswith("gru is ahead of lstm on validation accuracy by 0.100")
-    assert "larger than the seed-to-seed noise" in result["verdict"]
+    verdict = verdict_sentence(result, ("lstm", "gru"))
+    assert verdict.startswith("gru is ahead of lstm on validation accuracy by 0.100")
+    assert "larger than the seed-to-seed noise" in verdict
 
 
 def test_compare_groups_calls_overlapping_groups_noise():
-    result = analysis.compare_groups([0.80, 0.84, 0.78, 0.83], [0.81, 0.79, 0.85, 0.80])
+    result = compare_groups([0.80, 0.84, 0.78, 0.83], [0.81, 0.79, 0.85, 0.80])
     assert result["significant"] is False
-    assert "within seed-to-seed noise" in result["verdict"]
+    assert "within seed-to-seed noise" in verdict_sentence(result)
 
 
 def test_compare_groups_bootstrap_agrees_on_a_clear_difference():
-    result = analysis.compare_groups([0.80, 0.82, 0.84], [0.70, 0.72, 0.74], method="bootstrap", seed=1)
+    result = compare_groups([0.80, 0.82, 0.84], [0.70, 0.72, 0.74], method="bootstrap", seed=1)
     assert result["method"] == "bootstrap"
     assert result["significant"] is True and result["low"] <= 0.10 <= result["high"]
 
 
 def test_compare_groups_with_too_few_seeds():
-    result = analysis.compare_groups([0.8], [0.7, 0.75])
+    result = compare_groups([0.8], [0.7, 0.75])
     assert result["significant"] is None
-    assert result["verdict"] == "too few seeds to tell: run at least 3 seeds of each (currently 1 and 2)"
+    assert verdict_sentence(result) == "too few seeds to tell: run at least 3 seeds of each (currently 1 and 2)"
 
 
 # ----------------------------------------------------------------- budgets
@@ -335,15 +347,15 @@ def test_pareto_front_on_a_hand_made_set():
         "num_params": [100, 200, 300, 50, 200, np.nan],
         "best_val_accuracy": [0.80, 0.85, 0.84, 0.70, 0.80, 0.99],
     })
-    front = analysis.pareto_front(table, "num_params", "best_val_accuracy")
+    front = pareto_front(table, "num_params", "best_val_accuracy")
     # C is beaten by B (fewer params, better); E by B (same params, better); F has no cost.
     assert table.loc[front, "run"].tolist() == ["A", "B", "D"]
 
 
 def test_pareto_front_respects_directions():
     table = pd.DataFrame({"cost": [1.0, 2.0], "loss": [0.5, 0.4]})
-    assert analysis.pareto_front(table, "cost", "loss", y_higher_is_better=False).tolist() == [True, True]
-    assert analysis.pareto_front(table, "cost", "loss").tolist() == [True, False]
+    assert pareto_front(table, "cost", "loss", y_higher_is_better=False).tolist() == [True, True]
+    assert pareto_front(table, "cost", "loss").tolist() == [True, False]
 
 
 def fake_count(config, *, vocabulary_size, sequence_length, num_classes):
@@ -356,7 +368,7 @@ def fake_count(config, *, vocabulary_size, sequence_length, num_classes):
 def test_size_to_parameters_hits_the_target_within_one_step(arch, field):
     sizes = dict(vocabulary_size=50, sequence_length=12, num_classes=2)
     config = ModelConfig(arch=arch)
-    sized = analysis.size_to_parameters(config, 10_000, count=fake_count, **sizes)
+    sized = size_to_parameters(config, 10_000, count=fake_count, **sizes)
     width = getattr(sized, field)
     step = fake_count(replace(sized, **{field: width + 1}), **sizes) - fake_count(sized, **sizes)
     assert abs(fake_count(sized, **sizes) - 10_000) <= step / 2
@@ -364,7 +376,7 @@ def test_size_to_parameters_hits_the_target_within_one_step(arch, field):
 
 
 def test_size_to_parameters_returns_the_smallest_width_below_the_embedding():
-    sized = analysis.size_to_parameters(
+    sized = size_to_parameters(
         ModelConfig(arch="gru"), 10, count=fake_count, vocabulary_size=50, sequence_length=12, num_classes=2
     )
     assert sized.units == 1
@@ -372,7 +384,7 @@ def test_size_to_parameters_returns_the_smallest_width_below_the_embedding():
 
 def test_size_to_parameters_refuses_a_bad_target():
     with pytest.raises(ValueError, match="target"):
-        analysis.size_to_parameters(ModelConfig(), 0, count=fake_count, vocabulary_size=50,
+        size_to_parameters(ModelConfig(), 0, count=fake_count, vocabulary_size=50,
                                     sequence_length=12, num_classes=2)
 
 
@@ -389,23 +401,23 @@ def advice_runs(transformer_seconds=1.0, lstm_seconds=3.1, sequence_lengths=(16,
         {"run_id": "t", "arch": "transformer", "label": "transformer 2h x1",
          "data.sequence_length": sequence_lengths[1]},
     )
-    return analysis.run_summary_table(epochs, runs), analysis.curves_table(epochs, runs)
+    return run_summary_table(epochs, runs), curves_table(epochs, runs)
 
 
 def test_advice_names_the_faster_architecture_with_its_ratio():
-    lines = analysis.advice(*advice_runs())
+    lines = advice(*advice_runs())
     assert any("transformer trained 3.1x faster per epoch than lstm" in line for line in lines), lines
 
 
 def test_advice_reports_overfitting_and_still_falling_losses():
-    text = "\n".join(analysis.advice(*advice_runs()))
+    text = "\n".join(advice(*advice_runs()))
     assert "transformer's validation loss rose after epoch 2" in text
     assert "lstm's validation loss was still falling at its last epoch (3)" in text
 
 
 def test_advice_suggests_a_sweep_only_for_a_setting_tried_once():
-    assert any("sweep data.sequence_length" in line for line in analysis.advice(*advice_runs()))
-    lines = analysis.advice(*advice_runs(sequence_lengths=(16, 32)))
+    assert any("sweep data.sequence_length" in line for line in advice(*advice_runs()))
+    lines = advice(*advice_runs(sequence_lengths=(16, 32)))
     assert not any("sweep data.sequence_length" in line for line in lines)
 
 
@@ -413,14 +425,14 @@ def test_advice_suggests_seeds_for_a_near_tie():
     epochs = make_epochs({"a": {"val_loss": [0.5], "val_accuracy": [0.805]},
                           "b": {"val_loss": [0.5], "val_accuracy": [0.800]}})
     runs = make_runs({"run_id": "a", "arch": "lstm"}, {"run_id": "b", "arch": "gru", "label": "gru"})
-    summary = analysis.run_summary_table(epochs, runs)
-    lines = analysis.advice(summary, analysis.curves_table(epochs, runs))
+    summary = run_summary_table(epochs, runs)
+    lines = advice(summary, curves_table(epochs, runs))
     assert any(line.startswith("lstm and gru are within 0.005") and "3 seeds" in line for line in lines), lines
 
 
 def test_advice_without_completed_runs():
     summary, curves = advice_runs()
-    assert analysis.advice(summary.assign(status="running"), curves) == [
+    assert advice(summary.assign(status="running"), curves) == [
         "no completed runs yet: train a run (or a preset on the home page) and its numbers will show here"
     ]
 
@@ -435,7 +447,7 @@ def test_sweep_table_averages_seeds_per_architecture_and_value():
         "seconds_per_epoch": [1.0, 3.0, 4.0, 4.0, 2.0, 9.0],
         "best_val_accuracy": [0.70, 0.80, 0.90, 0.90, 0.60, 0.99],
     })
-    table = analysis.sweep_table(summary, "data.sequence_length")
+    table = sweep_table(summary, "data.sequence_length")
     lstm_16 = table[(table.arch == "lstm") & (table.value == 16)].iloc[0]
     assert lstm_16["seconds_per_epoch"] == pytest.approx(2.0)
     assert lstm_16["val_accuracy"] == pytest.approx(0.75)
@@ -447,7 +459,7 @@ def test_sweep_table_averages_seeds_per_architecture_and_value():
 
 def test_sweep_table_names_the_bad_column():
     with pytest.raises(ValueError, match="data.sequence_lenght"):
-        analysis.sweep_table(pd.DataFrame({"run_id": [], "arch": []}), "data.sequence_lenght")
+        sweep_table(pd.DataFrame({"run_id": [], "arch": []}), "data.sequence_lenght")
 
 
 # ------------------------------------------------------- sweeps in advice
@@ -460,7 +472,7 @@ def sweep_runs(levels, seconds=None, extra=()):
     runs = make_runs(*[{"run_id": f"{arch}{length}", "arch": arch, "label": f"{arch} 32u x1",
                         "data.sequence_length": length, "data.synthetic_length": length}
                        for arch, length in {**levels, **dict(extra)}])
-    return analysis.run_summary_table(epochs, runs), analysis.curves_table(epochs, runs)
+    return run_summary_table(epochs, runs), curves_table(epochs, runs)
 
 
 def test_shared_labels_name_the_setting_that_differs():
@@ -475,15 +487,15 @@ def test_sweep_families_keep_unrelated_runs_apart():
     summary, _ = sweep_runs({("lstm", 20): 0.9, ("lstm", 60): 0.5, ("transformer", 20): 0.9,
                              ("transformer", 60): 0.8})
     other = summary.iloc[[0]].assign(run_id="wide", **{"model.units": 64, "data.sequence_length": 40})
-    families = analysis.sweep_families(pd.concat([summary, other]), "data.sequence_length")
+    families = sweep_families(pd.concat([summary, other]), "data.sequence_length")
     assert [sorted(family) for family in families] == [["lstm20", "lstm60", "transformer20", "transformer60"]]
-    assert analysis.sweep_families(summary, "model.units") == []  # one value only
+    assert sweep_families(summary, "model.units") == []  # one value only
 
 
 def test_advice_reads_a_sweep_point_by_point():
     levels = {("lstm", 20): 1.0, ("lstm", 60): 0.515, ("transformer", 20): 1.0, ("transformer", 60): 0.93}
     seconds = {("lstm", 20): 0.1, ("lstm", 60): 0.15, ("transformer", 20): 0.12, ("transformer", 60): 0.36}
-    lines = analysis.advice(*sweep_runs(levels, seconds))
+    lines = advice(*sweep_runs(levels, seconds))
     assert ("along data.sequence_length: at 20 lstm and transformer tie (1.000); "
             "at 60 transformer leads lstm (0.930 vs 0.515)") in lines, lines
     assert any("transformer 0.12 to 0.36 (3.0x)" in line for line in lines), lines
@@ -493,6 +505,6 @@ def test_advice_reads_a_sweep_point_by_point():
 
 def test_advice_never_treats_sweep_points_as_seeds():
     levels = {(arch, length): 0.8 + 0.001 * length for arch in ("lstm", "transformer") for length in (20, 40, 60)}
-    lines = analysis.advice(*sweep_runs(levels))
+    lines = advice(*sweep_runs(levels))
     assert not any("seeds)" in line and "noise" in line for line in lines), lines
     assert any("currently 1 and 1 runs of each one's best settings" in line for line in lines), lines

@@ -7,18 +7,14 @@ queueing at once: each must leave correct statuses and the epochs done so far.
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from seqlab import jobs
 from seqlab.config import RunConfig
 from seqlab.store import pid_alive
-from seqlab.training import MODEL_FILE
+from tests.apptest_support import TRAIN_PAGE, check_page, open_page
 
-ROOT = Path(__file__).resolve().parent.parent
-TRAIN_PAGE = ROOT / "pages" / "2_Train.py"
 DEADLINE = 240  # seconds: worker start + TensorFlow import + a tiny run, on a busy 2-core box
 
 
@@ -55,15 +51,15 @@ def test_stop_from_the_train_page_keeps_epochs_and_model(store, workers):
     [run_id] = jobs.queue_runs(store, [long_tiny_config()])
     wait_for(lambda: len(store.epochs(run_id)) >= 1, "the first epoch", store)
 
-    at = AppTest.from_file(str(TRAIN_PAGE), default_timeout=90).run()
+    at = check_page(open_page(TRAIN_PAGE).run())
     at.button(key=f"train.stop.{run_id}").click().run()
-    assert not at.exception
+    check_page(at)
 
     wait_for(lambda: store.get_run(run_id).finished, "the run to end", store, deadline=60)
     record = store.get_run(run_id)
     assert record.status == "stopped"
     assert 1 <= len(store.epochs(run_id)) < 300
-    assert (store.artifact_dir(run_id) / MODEL_FILE).exists()
+    assert store.has_model(run_id)
 
 
 def test_killed_worker_leaves_run_interrupted_with_its_epochs(store, workers):
@@ -83,7 +79,7 @@ def test_killed_worker_leaves_run_interrupted_with_its_epochs(store, workers):
 
 
 def test_two_sessions_queueing_at_once_both_finish_intact(store, workers):
-    sessions = [AppTest.from_file(str(TRAIN_PAGE), default_timeout=90).run() for _ in range(2)]
+    sessions = [check_page(open_page(TRAIN_PAGE).run()) for _ in range(2)]
     for at, units in zip(sessions, (6, 10)):
         for key, value in (("train.sequence_length", 12), ("train.embedding_dim", 8),
                            ("train.units", units), ("train.epochs", 2), ("train.batch_size", 16)):
@@ -91,7 +87,7 @@ def test_two_sessions_queueing_at_once_both_finish_intact(store, workers):
         at.checkbox(key="train.jit_compile").uncheck()
     for at in sessions:
         at.button(key="train.start").click().run()
-        assert not at.exception
+        check_page(at)
 
     records = store.list_runs()
     assert len(records) == 2

@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqlab import analysis, charts
+from seqlab import charts
+from seqlab.analysis.stats import group_curves_table
+from seqlab.analysis.tables import curves_table, gap_table, run_summary_table
 
 
 def spec(chart):
@@ -76,18 +78,18 @@ def sweep():
 
 def summary_table():
     epochs, runs = curves()
-    return analysis.run_summary_table(epochs, runs)
+    return run_summary_table(epochs, runs)
 
 
 def curve_table():
-    return analysis.curves_table(*curves())
+    return curves_table(*curves())
 
 
 CHART_BUILDERS = {
     "overlay": lambda: charts.metric_overlay_chart(curve_table(), "loss"),
     "training": lambda: charts.training_curves_chart(curve_table().query("run_id == 'a'")),
-    "gap": lambda: charts.gap_chart(analysis.gap_table(*curves())),
-    "band": lambda: charts.group_band_chart(analysis.group_curves_table(curve_table()), "accuracy"),
+    "gap": lambda: charts.gap_chart(gap_table(*curves())),
+    "band": lambda: charts.group_band_chart(group_curves_table(curve_table()), "accuracy"),
     "lengths": lambda: charts.length_histogram_chart(np.array([3, 5, 8, 20, 30]), 10),
     "labels": lambda: charts.label_balance_chart(pd.DataFrame({"split": ["train", "train", "test"], "label": [0, 1, 1]})),
     "tokens": lambda: charts.tokens_chart(tokenization_table()),
@@ -135,7 +137,7 @@ def test_empty_table_gives_a_no_data_chart(name):
 
 def test_overlay_dashes_validation_and_colours_runs():
     epochs, runs = curves()
-    specification = spec(charts.metric_overlay_chart(analysis.curves_table(epochs, runs), "accuracy"))
+    specification = spec(charts.metric_overlay_chart(curves_table(epochs, runs), "accuracy"))
     line = specification["layer"][0]
     assert line["mark"]["type"] == "line"
     assert line["encoding"]["strokeDash"]["field"] == "split"
@@ -146,7 +148,7 @@ def test_overlay_dashes_validation_and_colours_runs():
 
 def test_training_curves_facet_loss_and_accuracy_for_one_run():
     epochs, runs = curves()
-    table = analysis.curves_table(epochs, runs)
+    table = curves_table(epochs, runs)
     specification = spec(charts.training_curves_chart(table[table.run_id == "a"]))
     assert specification["encoding"]["column"]["field"] == "metric"
     assert specification["resolve"]["scale"]["y"] == "independent"
@@ -156,7 +158,7 @@ def test_training_curves_facet_loss_and_accuracy_for_one_run():
 
 def test_gap_chart_has_zero_rule_and_best_epoch_marks():
     epochs, runs = curves()
-    specification = spec(charts.gap_chart(analysis.gap_table(epochs, runs)))
+    specification = spec(charts.gap_chart(gap_table(epochs, runs)))
     zero, _, best = specification["layer"]
     assert zero["mark"]["type"] == "rule" and zero["encoding"]["y"]["datum"] == 0
     assert best["transform"] == [{"filter": "datum.is_best"}]
@@ -165,7 +167,7 @@ def test_gap_chart_has_zero_rule_and_best_epoch_marks():
 
 def test_group_band_chart_draws_a_band_around_the_mean():
     epochs, runs = curves()
-    group_curves = analysis.group_curves_table(analysis.curves_table(epochs, runs))
+    group_curves = group_curves_table(curves_table(epochs, runs))
     area, line = spec(charts.group_band_chart(group_curves, "loss", band="std"))["layer"]
     assert area["mark"]["type"] == "area" and area["encoding"]["y2"]["field"] == "band_high"
     assert line["encoding"]["y"]["field"] == "mean"

@@ -170,6 +170,14 @@ def test_imdb_subset_trains_from_local_copy(capsys, imdb_dir, monkeypatch):
     assert payload["status"] == "completed"
 
 
+def test_home_flag_opens_that_store_and_leaves_the_environment_alone(capsys, tmp_path, seqlab_home):
+    home = tmp_path / "elsewhere"
+    assert main(["--home", str(home), "runs", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert (home / "runs.db").exists() and not seqlab_home.exists()
+    assert os.environ["SEQLAB_HOME"] == str(seqlab_home)
+
+
 def test_module_entry_point_runs_as_a_subprocess(tmp_path):
     env = {**os.environ, "SEQLAB_HOME": str(tmp_path / "home"), "PYTHONPATH": ROOT}
     result = subprocess.run(

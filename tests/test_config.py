@@ -1,10 +1,14 @@
-"""Run recipes: round trips, overrides, validation messages, presets, help."""
+"""Run recipes: round trips, overrides, validation messages, presets, help, the field table."""
 
 import dataclasses
 
 import pytest
 
-from seqlab.config import FIELD_HELP, RunConfig, presets
+from seqlab.config import (
+    ARCHITECTURES, DATA_FILE_FORMATS, FIELD_HELP, FIELDS, WIDTH_FIELDS, RunConfig, field_bounds,
+    presets,
+)
+from seqlab.experiments import SWEEPABLE
 
 
 def test_json_round_trip_keeps_every_field():
@@ -46,6 +50,78 @@ def test_validate_names_field_value_and_allowed_range():
 def test_dataset_must_be_builtin_or_a_data_file_path():
     with pytest.raises(ValueError, match="data.dataset: received 'mnist'"):
         RunConfig().with_overrides({"data.dataset": "mnist"}).validate()
+
+
+@pytest.mark.parametrize("path", ["reviews.json.gz", "notes.TXT.GZ", "a.csv.gz", "b.tsv.gz",
+                                  "c.jsonl.gz", "d.txt", "e.json"])
+def test_every_readable_file_suffix_validates_as_a_dataset_path(path):
+    assert RunConfig().with_overrides({"data.dataset": f"/data/{path}"}).validate()
+
+
+def test_dataset_path_refusal_names_what_a_dataset_may_be():
+    with pytest.raises(ValueError) as error:
+        RunConfig().with_overrides({"data.dataset": "mine.xlsx"}).validate()
+    assert str(error.value) == ("data.dataset: received 'mine.xlsx', expected one of toy, "
+                                "synthetic-longrange, synthetic-variable, imdb or a path to a "
+                                ".csv/.tsv/.jsonl file")
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"data.subset": -1}, "data.subset: received -1, expected 0 for all, or a count of reviews"),
+    ({"model.units": 0}, "model.units: received 0, expected an integer from 1 to 4096"),
+    ({"model.dropout_rate": 1.0}, "model.dropout_rate: received 1.0, expected a number from 0.0 to 0.9"),
+    ({"train.learning_rate": 0.0}, "train.learning_rate: received 0.0, expected a number from 1e-06 to 10.0"),
+    ({"model.merge_mode": "max"}, "model.merge_mode: received 'max', expected one of concat, sum, mul, ave"),
+    ({"seed": 2**31}, "seed: received 2147483648, expected an integer from 0 to 2147483647"),
+    ({"model.units": 0, "data.sequence_length": 1}, "data.sequence_length: received 1"),
+])
+def test_validate_messages_come_from_the_table_first_field_first(overrides, message):
+    with pytest.raises(ValueError) as error:
+        RunConfig().with_overrides(overrides).validate()
+    assert str(error.value).startswith(message)
+
+
+def test_the_table_has_one_row_per_field_in_dataclass_order_with_dataclass_defaults():
+    flat = RunConfig().flat()
+    assert list(FIELDS) == list(flat)
+    assert {path: row.default for path, row in FIELDS.items()} == flat
+    assert FIELDS["model.units"].kind is int and FIELDS["train.learning_rate"].kind is float
+    assert FIELDS["model.use_mask"].kind is bool and FIELDS["seed"].kind is int
+    assert FIELD_HELP == {path: row.help for path, row in FIELDS.items()}
+
+
+def test_flat_round_trips_through_overrides():
+    config = RunConfig().with_overrides({"model.arch": "gru", "data.padding": "pre", "seed": 3,
+                                         "name": "mine"})
+    flat = config.flat()
+    assert flat["model.arch"] == "gru" and flat["seed"] == 3 and flat["name"] == "mine"
+    assert RunConfig().with_overrides(flat) == config
+
+
+def test_labels_and_architectures_of_the_form():
+    assert FIELDS["model.units"].label == "Units" and FIELDS["model.units"].used_by == ("recurrent",)
+    assert FIELDS["model.ff_dim"].label == "Feed-forward width"
+    assert FIELDS["train.steps_per_execution"].label == "Steps per execution"
+    assert FIELDS["model.merge_mode"].archs == ("bilstm", "bigru")
+    assert FIELDS["model.num_layers"].archs == ("lstm", "gru", "bilstm", "bigru", "transformer")
+    assert FIELDS["model.dropout_rate"].archs == ARCHITECTURES
+    assert all(row.float_format and row.step for row in FIELDS.values() if row.kind is float)
+
+
+def test_bounds_widths_and_sweeps_are_read_from_the_table():
+    assert field_bounds("data.sequence_length") == (2, 2000)
+    assert field_bounds("data.vocabulary_size") == (10, 200_000)
+    assert field_bounds("data.subset") == (0, 50_000)
+    with pytest.raises(KeyError, match="model.arch: no numeric range"):
+        field_bounds("model.arch")
+    assert WIDTH_FIELDS == {**{arch: ("units", 1, 4096) for arch in ("lstm", "gru", "bilstm", "bigru")},
+                            "transformer": ("ff_dim", 1, 16384), "baseline": ("embedding_dim", 2, 2048)}
+    assert list(WIDTH_FIELDS) == list(ARCHITECTURES)
+    assert SWEEPABLE == ("data.sequence_length", "model.units", "model.num_heads",
+                         "train.learning_rate", "model.dropout_rate", "model.embedding_dim",
+                         "model.num_layers", "model.ff_dim", "train.batch_size",
+                         "data.vocabulary_size")
+    assert set(DATA_FILE_FORMATS) == {".csv", ".tsv", ".txt", ".jsonl", ".json"}
 
 
 def test_every_field_has_a_one_line_reason():

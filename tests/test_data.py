@@ -9,7 +9,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from seqlab.config import DataConfig
+from seqlab.config import DATA_FILE_SUFFIXES, DataConfig, RunConfig
 from seqlab.data import (
     DatasetError,
     TextDataset,
@@ -25,7 +25,8 @@ from seqlab.data import (
 from seqlab.data import files as data_files
 from seqlab.data import imdb as data_imdb
 from seqlab.data.synthetic import LABEL_WORDS, cue_window
-from seqlab.data.vectorize import Vectorizer, pad_ids, tokenization_table, vectorize
+from seqlab.data.vectorize import VECTORIZED_CACHE, Vectorizer, pad_ids, tokenization_table, vectorize
+from seqlab.store import RunStore
 
 
 def all_texts(dataset):
@@ -283,6 +284,17 @@ def test_user_file_loads_as_a_split_dataset(tmp_path):
         assert set(labels.tolist()) == {0, 1, 2}
 
 
+@pytest.mark.parametrize("suffix", DATA_FILE_SUFFIXES)
+def test_every_suffix_that_validates_is_read(tmp_path, suffix):
+    """The one list of suffixes: what validation accepts as a path, the reader reads."""
+    kind = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv"}.get(suffix.removesuffix(".gz"), "jsonl")
+    content = good_file(kind)
+    path = tmp_path / f"mine{suffix}"
+    path.write_bytes(gzip.compress(content) if suffix.endswith(".gz") else content)
+    config = RunConfig().with_overrides({"data.dataset": str(path)}).validate()
+    assert len(all_texts(load_dataset(config.data, 0))) == len(GOOD_ROWS)
+
+
 def bad_case_rows(n=3):
     return [f"text {i},{'a' if i % 2 else 'b'}" for i in range(n)]
 
@@ -426,9 +438,15 @@ def test_new_sequence_length_pads_cached_ids_without_tokenizing_again(tmp_path):
     np.testing.assert_array_equal(short.x_train, long.x_train[:, :3])
 
 
-def test_vectorize_default_cache_lives_under_seqlab_home(seqlab_home):
-    vectorize(tiny_dataset(), DataConfig(sequence_length=4))
-    assert list((seqlab_home / "cache" / "vectorized").glob("*.npz"))
+def test_vectorize_caches_in_the_store_folder_it_is_given_and_reads_no_environment(tmp_path, seqlab_home):
+    store = RunStore(tmp_path / "given")
+    first = vectorize(tiny_dataset(), DataConfig(sequence_length=4), store.cache_dir(VECTORIZED_CACHE))
+    assert list((store.home / "cache" / "vectorized").glob("*.npz"))
+    again = vectorize(tiny_dataset(), DataConfig(sequence_length=4), store.cache_dir(VECTORIZED_CACHE))
+    assert not first.cache_hit and again.cache_hit
+    uncached = vectorize(tiny_dataset(), DataConfig(sequence_length=4))  # no folder: no disk cache
+    assert not uncached.cache_hit and np.array_equal(uncached.x_train, first.x_train)
+    assert not seqlab_home.exists()  # $SEQLAB_HOME is the entry points' business
 
 
 def test_vectorizer_encode_equals_vectorize_ids(tmp_path):

@@ -112,6 +112,26 @@ def test_queue_runs_validates_every_config_before_queuing_any(store):
     assert store.list_runs() == []
 
 
+def test_queue_groups_groups_lists_of_several_and_queues_all_or_nothing(store):
+    pair, single = [_config(seed=0), _config(seed=1)], [_config(**{"model.arch": "gru"})]
+    bad = RunConfig().with_overrides({"model.units": 0})
+    with pytest.raises(ValueError, match=r"^model\.units: received 0"):
+        jobs.queue_groups(store, [pair, [bad]], start_worker=False)
+    assert store.list_runs() == []
+    first, second, third = jobs.queue_groups(store, [pair, single], start_worker=False)
+    records = [store.get_run(run_id) for run_id in (first, second, third)]
+    assert records[0].group_id and records[0].group_id == records[1].group_id
+    assert records[2].group_id is None and records[2].arch == "gru"
+    assert all(r.status == "queued" for r in records)
+
+
+def test_queue_groups_starts_a_worker_once(store, monkeypatch):
+    calls = []
+    monkeypatch.setattr(jobs, "ensure_worker", lambda store, **kwargs: calls.append(store))
+    jobs.queue_groups(store, [[_config()], [_config(), _config()]])
+    assert calls == [store]
+
+
 # --------------------------------------------------------------- worker
 def test_worker_trains_queued_runs_oldest_first(store, fake_train):
     first, second = jobs.queue_runs(store, [_config(2), _config(3)], start_worker=False)

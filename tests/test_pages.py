@@ -3,9 +3,12 @@
 Runs are seeded straight into each test's own store where training is not
 the point; one test trains a real tiny run through the background worker
 from the Train page, and a module fixture trains one tiny Transformer for
-the Attention and Predict pages.
+the Attention and Predict pages. Every page run is judged by
+`tests.apptest_support.check_page`: no exception and no error box the test
+did not name.
 """
 
+import gzip
 import os
 import signal
 import subprocess
@@ -13,24 +16,20 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from streamlit import dataframe_util
-from streamlit.testing.v1 import AppTest
 
-from seqlab import views
+from seqlab.data.uploads import list_uploads, save_upload
+from seqlab.views.datasets import MAX_SUGGESTED_LENGTH, suggested_data_settings
+from seqlab.views.predict import parse_texts
+from seqlab.views.train import run_progress, training_speed
 from seqlab.config import DataConfig, RunConfig, presets
 from seqlab.data import DatasetError, load_dataset
 from seqlab.store import RunStore, pid_alive
+from tests.apptest_support import (
+    ATTENTION_PAGE, COMPARE_PAGE, DATA_PAGE, HOME_PAGE, PREDICT_PAGE, ROOT, TIMEOUT, TRAIN_PAGE,
+    chart_frames, check_page, open_page, texts_of,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-HOME_PAGE = ROOT / "app.py"
-DATA_PAGE = ROOT / "pages" / "1_Data.py"
-TRAIN_PAGE = ROOT / "pages" / "2_Train.py"
-COMPARE_PAGE = ROOT / "pages" / "3_Compare.py"
-ATTENTION_PAGE = ROOT / "pages" / "4_Attention.py"
-PREDICT_PAGE = ROOT / "pages" / "5_Predict.py"
-TIMEOUT = 90
 TRAINING_DEADLINE = 240  # seconds a tiny run may take in the worker, TF import included
 TINY = {
     "data.dataset": "toy", "data.sequence_length": 12, "model.embedding_dim": 8,
@@ -44,10 +43,6 @@ GOOD_CSV = b"text,label\n" + b"".join(
 
 
 # ------------------------------------------------------------------ helpers
-def open_page(path: Path) -> AppTest:
-    return AppTest.from_file(str(path), default_timeout=TIMEOUT)
-
-
 def seed_run(store: RunStore, *, arch: str = "lstm", epochs: int = 3, status: str = "completed",
              name: str = "") -> str:
     """Records a run with made-up curves (validation loss bottoming out at epoch 2)."""
@@ -64,31 +59,6 @@ def seed_run(store: RunStore, *, arch: str = "lstm", epochs: int = 3, status: st
     return run_id
 
 
-def chart_frames(at: AppTest) -> list[pd.DataFrame]:
-    """Returns the data of every altair chart on the page (one frame per dataset)."""
-    frames = []
-    for chart in at.get("vega_lite_chart"):
-        for dataset in chart.proto.datasets:
-            frames.append(dataframe_util.convert_arrow_bytes_to_pandas_df(dataset.data.data))
-    return frames
-
-
-def texts_of(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-@pytest.fixture
-def no_worker(monkeypatch):
-    """Queued runs stay queued: no background worker is started."""
-    import seqlab.jobs
-
-    monkeypatch.setattr(seqlab.jobs, "ensure_worker", lambda store, **kwargs: None)
-
-
 @pytest.fixture
 def stop_workers(store):
     """Terminates the worker processes a test started (by their pids in the store)."""
@@ -103,13 +73,13 @@ def stop_workers(store):
 @pytest.fixture(scope="module")
 def trained_transformer(tmp_path_factory):
     """(home, run_id) of a tiny Transformer trained once for the Attention/Predict tests."""
-    from seqlab.training import train_config
+    from seqlab.jobs import train_foreground
 
     home = tmp_path_factory.mktemp("trained_home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEQLAB_HOME", str(home))
-        record = train_config(RunConfig().with_overrides({**TINY, "model.arch": "transformer"}),
-                              RunStore(home))
+        record = train_foreground(RunConfig().with_overrides({**TINY, "model.arch": "transformer"}),
+                                  RunStore(home))
     assert record.status == "completed", record.message
     return home, record.run_id
 
@@ -117,7 +87,7 @@ def trained_transformer(tmp_path_factory):
 # --------------------------------------------------------------------- home
 def test_home_empty_store_says_what_to_do():
     at = open_page(HOME_PAGE).run()
-    no_exception(at)
+    check_page(at)
     assert "No runs yet" in texts_of(at.info)
     assert "IMDB" in texts_of(at.warning) + texts_of(at.success)
     assert len(at.get("page_link")) == 5
@@ -126,7 +96,7 @@ def test_home_empty_store_says_what_to_do():
 def test_home_lists_recent_runs(store):
     run_ids = [seed_run(store), seed_run(store, arch="gru", status="failed")]
     at = open_page(HOME_PAGE).run()
-    no_exception(at)
+    check_page(at)
     shown = at.dataframe[0].value
     assert set(shown["run_id"]) == set(run_ids)
     assert set(shown["status"]) == {"completed", "failed"}
@@ -135,9 +105,9 @@ def test_home_lists_recent_runs(store):
 def test_home_preset_queues_its_runs_and_opens_train(store, no_worker):
     titles = list(presets())
     index = next(i for i, title in enumerate(titles) if title.startswith("Toy"))
-    at = open_page(HOME_PAGE).run()
+    at = check_page(open_page(HOME_PAGE).run())
     at.button(key=f"home.preset.{index}").click().run()
-    no_exception(at)
+    check_page(at)
     queued = store.list_runs(statuses=["queued"])
     assert len(queued) == len(presets()[titles[index]]["runs"])
     assert at.title[0].value == "Train"
@@ -148,10 +118,9 @@ def test_home_and_compare_render_without_tensorflow(store):
     seed_run(store, arch="transformer")
     script = (
         "import sys\n"
-        "from streamlit.testing.v1 import AppTest\n"
+        "from tests.apptest_support import check_page, open_page\n"
         f"for page in {[str(HOME_PAGE), str(COMPARE_PAGE)]!r}:\n"
-        "    at = AppTest.from_file(page, default_timeout=60).run()\n"
-        "    assert not at.exception, [e.value for e in at.exception]\n"
+        "    at = check_page(open_page(page, timeout=60).run())\n"
         "print(len(at.get('vega_lite_chart')))\n"
         "print(sorted(name for name in ('tensorflow', 'keras') if name in sys.modules))\n"
     )
@@ -165,9 +134,9 @@ def test_home_and_compare_render_without_tensorflow(store):
 
 # --------------------------------------------------------------------- data
 def test_data_page_shows_texts_lengths_and_tokens():
-    at = open_page(DATA_PAGE).run()
+    at = check_page(open_page(DATA_PAGE).run())
     at.number_input(key="data.sequence_length").set_value(5).run()
-    no_exception(at)
+    check_page(at)
     assert len(at.dataframe) >= 2  # splits and examples
     frames = chart_frames(at)
     notes = [frame["note"].iloc[0] for frame in frames if "note" in frame]
@@ -178,99 +147,119 @@ def test_data_page_shows_texts_lengths_and_tokens():
 
 
 def test_data_page_bad_upload_shows_the_reason():
-    at = open_page(DATA_PAGE).run()
+    at = check_page(open_page(DATA_PAGE).run())
     at.file_uploader(key="data.upload").upload("bad.csv", b"text,label\nhello,1\nworld,1\n", "text/csv")
     at.run()
-    no_exception(at)
+    check_page(at, "only one class")
     assert "only one class" in texts_of(at.error)
 
 
 def test_data_page_selects_a_good_upload(seqlab_home):
-    at = open_page(DATA_PAGE).run()
+    at = check_page(open_page(DATA_PAGE).run())
     at.file_uploader(key="data.upload").upload("reviews.csv", GOOD_CSV, "text/csv")
     at.run()
-    no_exception(at)
+    check_page(at)
     selected = at.selectbox(key="data.dataset").value
     assert Path(selected).parent == seqlab_home.resolve() / "uploads"
     assert "reviews.csv" in texts_of(at.success)
 
 
 def test_data_settings_carry_over_to_the_train_form():
-    at = open_page(HOME_PAGE).run()
+    at = check_page(open_page(HOME_PAGE).run())
     at.switch_page("pages/1_Data.py").run()
+    check_page(at)
     at.number_input(key="data.sequence_length").set_value(7).run()
+    check_page(at)
     at.button(key="data.use_settings").click().run()
-    no_exception(at)
+    check_page(at)
     assert at.title[0].value == "Train"
     assert at.number_input(key="train.sequence_length").value == 7
 
 
 def test_suggested_sequence_length_suits_each_dataset(seqlab_home):
-    assert views.suggested_data_settings("toy") == {"sequence_length": 16}
-    assert views.suggested_data_settings("imdb") == {"sequence_length": 200}
-    assert views.suggested_data_settings("synthetic-longrange", synthetic_length=60) == {"sequence_length": 60}
+    assert suggested_data_settings("toy") == {"sequence_length": 16}
+    assert suggested_data_settings("imdb") == {"sequence_length": 200}
+    assert suggested_data_settings("synthetic-longrange", synthetic_length=60) == {"sequence_length": 60}
     # A file: the 95th percentile of its token counts (every text here has 4), at most 400.
-    short = views.save_upload(seqlab_home, "short.csv", GOOD_CSV)
-    assert views.suggested_data_settings(str(short.path)) == {"sequence_length": 4}
+    short = save_upload(seqlab_home, "short.csv", GOOD_CSV)
+    assert suggested_data_settings(str(short.path)) == {"sequence_length": 4}
     long_csv = b"text,label\n" + b"".join(f"{'word ' * 500},{i % 2}\n".encode() for i in range(12))
-    long = views.save_upload(seqlab_home, "long.csv", long_csv)
-    assert views.suggested_data_settings(str(long.path)) == {"sequence_length": views.MAX_SUGGESTED_LENGTH}
+    long = save_upload(seqlab_home, "long.csv", long_csv)
+    assert suggested_data_settings(str(long.path)) == {"sequence_length": MAX_SUGGESTED_LENGTH}
 
 
 def test_data_page_length_follows_the_dataset_and_keeps_what_the_user_typed():
-    at = open_page(DATA_PAGE).run()
+    at = check_page(open_page(DATA_PAGE).run())
     length = lambda: at.number_input(key="data.sequence_length").value  # noqa: E731
-    assert length() == views.suggested_data_settings("toy")["sequence_length"]
+    assert length() == suggested_data_settings("toy")["sequence_length"]
     at.selectbox(key="data.dataset").set_value("synthetic-longrange").run()
-    assert length() == views.suggested_data_settings("synthetic-longrange")["sequence_length"]
+    check_page(at)
+    assert length() == suggested_data_settings("synthetic-longrange")["sequence_length"]
     at.number_input(key="data.sequence_length").set_value(30).run()
+    check_page(at)
     at.selectbox(key="data.dataset").set_value("toy").run()
-    assert length() == views.suggested_data_settings("toy")["sequence_length"]
+    check_page(at)
+    assert length() == suggested_data_settings("toy")["sequence_length"]
     at.selectbox(key="data.dataset").set_value("synthetic-longrange").run()
-    no_exception(at)
+    check_page(at)
     assert length() == 30  # typed for this dataset, so it comes back
 
 
 def test_train_form_length_follows_the_dataset_unless_typed_in_the_same_submit(no_worker):
-    at = open_page(TRAIN_PAGE).run()
+    at = check_page(open_page(TRAIN_PAGE).run())
     length = lambda: at.number_input(key="train.sequence_length").value  # noqa: E731
-    assert length() == views.suggested_data_settings("toy")["sequence_length"]
+    assert length() == suggested_data_settings("toy")["sequence_length"]
     at.selectbox(key="train.dataset").set_value("synthetic-variable")
     at.number_input(key="train.synthetic_length").set_value(24)
     at.button(key="train.estimate").click().run()  # a form applies values on submit
+    check_page(at)
     assert length() == 24  # the synthetic task's own length
     at.selectbox(key="train.dataset").set_value("toy")
     at.number_input(key="train.sequence_length").set_value(50)
     at.button(key="train.estimate").click().run()
-    no_exception(at)
+    check_page(at)
     assert length() == 50
 
 
 def test_save_upload_refuses_bad_content_and_saves_nothing(seqlab_home):
     with pytest.raises(DatasetError, match="only one class"):
-        views.save_upload(seqlab_home, "bad.csv", b"text,label\nhello,1\nworld,1\n")
+        save_upload(seqlab_home, "bad.csv", b"text,label\nhello,1\nworld,1\n")
     with pytest.raises(DatasetError, match="expected a .csv"):
-        views.save_upload(seqlab_home, "notes.docx", GOOD_CSV)
-    assert views.list_uploads(seqlab_home) == []
+        save_upload(seqlab_home, "notes.docx", GOOD_CSV)
+    assert list_uploads(seqlab_home) == []
 
 
 def test_saved_json_upload_is_listed_with_its_own_file(seqlab_home):
     content = "".join(f'{{"text": "{word} film {i}", "label": "{label}"}}\n'
                       for i in range(6) for word, label in (("great", "pos"), ("awful", "neg")))
-    upload = views.save_upload(seqlab_home, "reviews.json", content.encode())
-    [listed] = views.list_uploads(seqlab_home)
+    upload = save_upload(seqlab_home, "reviews.json", content.encode())
+    [listed] = list_uploads(seqlab_home)
     assert listed.path == upload.path and listed.path.suffix == ".json"
     assert listed.path.read_bytes() == content.encode()
     assert (listed.filename, listed.num_texts, listed.class_names) == ("reviews.json", 12, ("neg", "pos"))
 
 
+@pytest.mark.parametrize("filename", ["reviews.json.gz", "reviews.txt.gz"])
+def test_gzipped_json_and_txt_uploads_are_accepted(seqlab_home, filename):
+    # data/files reads these; the upload list once refused them while saying they were accepted.
+    if filename.startswith("reviews.json"):
+        text = "".join(f'{{"text": "{word} film {i}", "label": "{label}"}}\n'
+                       for i in range(6) for word, label in (("great", "pos"), ("awful", "neg")))
+    else:
+        text = "text\tlabel\n" + "".join(f"{word} film {i}\t{label}\n"
+                                        for i in range(6) for word, label in (("great", "pos"), ("awful", "neg")))
+    upload = save_upload(seqlab_home, filename, gzip.compress(text.encode()))
+    assert upload.path.name.endswith(filename.partition(".")[2]) and upload.num_texts == 12
+    assert RunConfig().with_overrides({"data.dataset": str(upload.path)}).validate()
+
+
 def test_saved_upload_is_a_dataset_choice_on_the_train_page(store):
-    upload = views.save_upload(store.home, "reviews.csv", GOOD_CSV)
+    upload = save_upload(store.home, "reviews.csv", GOOD_CSV)
     assert upload.path.read_bytes() == GOOD_CSV
-    at = open_page(TRAIN_PAGE).run()
+    at = check_page(open_page(TRAIN_PAGE).run())
     at.selectbox(key="train.dataset").set_value(str(upload.path))
     at.button(key="train.estimate").click().run()  # a form applies values on submit
-    no_exception(at)
+    check_page(at)
     dataset = load_dataset(DataConfig(dataset=str(upload.path)), seed=0)
     assert f"on {len(dataset.train_texts)} training texts" in texts_of(at.markdown)
 
@@ -278,17 +267,17 @@ def test_saved_upload_is_a_dataset_choice_on_the_train_page(store):
 # -------------------------------------------------------------------- train
 def test_train_page_empty_store_shows_form_and_estimate():
     at = open_page(TRAIN_PAGE).run()
-    no_exception(at)
+    check_page(at)
     assert "parameters" in texts_of(at.markdown)
     assert "rough constant" in texts_of(at.markdown)
     assert "No run is training" in texts_of(at.info)
 
 
 def test_train_page_invalid_setting_shows_error_not_traceback(store):
-    at = open_page(TRAIN_PAGE).run()
+    at = check_page(open_page(TRAIN_PAGE).run())
     at.number_input(key="train.sequence_length").set_value(1)
     at.button(key="train.start").click().run()
-    no_exception(at)
+    check_page(at, "data.sequence_length")
     assert "data.sequence_length" in texts_of(at.error)
     assert store.list_runs() == []
 
@@ -297,23 +286,23 @@ def test_train_page_shows_running_run_and_stop_requests_it(store):
     run_id = seed_run(store, status="running", epochs=3)
     store.set_progress(run_id, phase="training", epoch=3, epochs=3, batch=2, batches=4)
     at = open_page(TRAIN_PAGE).run()
-    no_exception(at)
+    check_page(at)
     assert len(at.get("progress")) == 2
     curves = next(frame for frame in chart_frames(at) if "split" in frame)
     assert set(curves["run_id"]) == {run_id}
     at.button(key=f"train.stop.{run_id}").click().run()
-    no_exception(at)
+    check_page(at)
     assert store.get_run(run_id).stop_requested
 
 
 def test_train_page_trains_a_real_run_in_the_worker(store, stop_workers):
-    at = open_page(TRAIN_PAGE).run()
+    at = check_page(open_page(TRAIN_PAGE).run())
     for key, value in (("train.sequence_length", 12), ("train.embedding_dim", 8), ("train.units", 8),
                        ("train.epochs", 2), ("train.batch_size", 16)):
         at.number_input(key=key).set_value(value)
     at.checkbox(key="train.jit_compile").uncheck()
     at.button(key="train.start").click().run()
-    no_exception(at)
+    check_page(at)
     [record] = store.list_runs()
     assert "Queued 1 run" in texts_of(at.success)
     deadline = time.monotonic() + TRAINING_DEADLINE
@@ -325,7 +314,7 @@ def test_train_page_trains_a_real_run_in_the_worker(store, stop_workers):
     logs = "\n".join(p.read_text() for p in (store.home / "logs").glob("*.log"))
     assert finished.status == "completed", f"{finished.status}: {finished.message}\n{logs}"
     at.run()
-    no_exception(at)
+    check_page(at)
     curves = next(frame for frame in chart_frames(at) if "split" in frame)
     assert set(curves["run_id"]) == {record.run_id}
     assert sorted(curves["epoch"].unique()) == [1, 2]
@@ -335,7 +324,7 @@ def test_train_page_trains_a_real_run_in_the_worker(store, stop_workers):
 # ------------------------------------------------------------------ compare
 def test_compare_empty_store_says_what_to_do():
     at = open_page(COMPARE_PAGE).run()
-    no_exception(at)
+    check_page(at)
     assert "No runs to compare yet" in texts_of(at.info)
 
 
@@ -343,7 +332,7 @@ def test_compare_shows_table_and_overlays_latest_finished_runs(store):
     finished = [seed_run(store, name=f"run {i}") for i in range(3)]
     running = seed_run(store, status="running")
     at = open_page(COMPARE_PAGE).run()
-    no_exception(at)
+    check_page(at)
     assert set(at.dataframe[0].value["run_id"]) == set(finished) | {running}
     assert set(at.multiselect(key="compare.selected").value) == set(finished)
     curves = [frame for frame in chart_frames(at) if "split" in frame]
@@ -355,7 +344,7 @@ def test_compare_shows_table_and_overlays_latest_finished_runs(store):
 def test_compare_table_says_each_architectures_size_in_its_own_terms(store):
     lstm, transformer = seed_run(store), seed_run(store, arch="transformer")
     at = open_page(COMPARE_PAGE).run()
-    no_exception(at)
+    check_page(at)
     table = at.dataframe[0].value.set_index("run_id")
     config = RunConfig().model
     assert table.loc[lstm, "size"] == f"{config.units} units"
@@ -365,9 +354,9 @@ def test_compare_table_says_each_architectures_size_in_its_own_terms(store):
 
 def test_compare_selection_changes_the_chart_data(store):
     first, second = seed_run(store), seed_run(store)
-    at = open_page(COMPARE_PAGE).run()
+    at = check_page(open_page(COMPARE_PAGE).run())
     at.multiselect(key="compare.selected").set_value([second]).run()
-    no_exception(at)
+    check_page(at)
     curves = next(frame for frame in chart_frames(at) if "split" in frame)
     assert set(curves["run_id"]) == {second}
     download = at.get("download_button")
@@ -376,12 +365,14 @@ def test_compare_selection_changes_the_chart_data(store):
 
 def test_compare_delete_needs_confirmation_and_removes_the_run(store):
     kept, deleted = seed_run(store), seed_run(store)
-    at = open_page(COMPARE_PAGE).run()
+    at = check_page(open_page(COMPARE_PAGE).run())
     at.multiselect(key="compare.selected").set_value([deleted]).run()
+    check_page(at)
     assert at.button(key="compare.delete").disabled
     at.checkbox(key="compare.confirm_delete").check().run()
+    check_page(at)
     at.button(key="compare.delete").click().run()
-    no_exception(at)
+    check_page(at)
     assert [record.run_id for record in store.list_runs()] == [kept]
     assert "Deleted 1 run" in texts_of(at.success)
 
@@ -391,7 +382,7 @@ def test_compare_reads_runs_and_epochs_once_with_many_runs(store, store_reads):
         seed_run(store, arch=("lstm", "gru", "transformer")[i % 3], epochs=4)
     calls = store_reads
     at = open_page(COMPARE_PAGE).run()
-    no_exception(at)
+    check_page(at)
     assert len(at.dataframe[0].value) == 50
     assert calls == {"runs_frame": 1, "epochs_frame": 1}
 
@@ -402,7 +393,7 @@ def test_attention_without_transformer_runs_says_how_to_get_one(store):
     at = open_page(ATTENTION_PAGE)
     at.query_params["attention.run_id"] = lstm
     at.run()
-    no_exception(at)
+    check_page(at)
     info = texts_of(at.info)
     assert "attention maps exist for transformer runs: train one on the train page" in info.lower()
     assert f"{lstm}" in info and "lstm architecture" in info
@@ -412,29 +403,29 @@ def test_attention_draws_heatmaps_of_a_trained_transformer(trained_transformer, 
     home, run_id = trained_transformer
     monkeypatch.setenv("SEQLAB_HOME", str(home))
     at = open_page(ATTENTION_PAGE).run()
-    no_exception(at)
+    check_page(at)
     assert at.selectbox(key="attention.run_id").value == run_id
     heatmaps = [frame for frame in chart_frames(at) if "weight" in frame]
     assert len(heatmaps) == 2  # the per-head grid and the enlarged head
     assert "" not in set(heatmaps[0]["key_token"])  # padding is left out
     at.text_input(key="attention.text").set_value("   ").run()
-    no_exception(at)
+    check_page(at, "no text received")
     assert "no text received" in texts_of(at.error)
 
 
 # ------------------------------------------------------------------ predict
 def test_predict_without_runs_says_what_to_do():
     at = open_page(PREDICT_PAGE).run()
-    no_exception(at)
+    check_page(at)
     assert "No trained run yet" in texts_of(at.info)
 
 
 def test_predict_shows_each_runs_class(trained_transformer, monkeypatch):
     home, run_id = trained_transformer
     monkeypatch.setenv("SEQLAB_HOME", str(home))
-    at = open_page(PREDICT_PAGE).run()
+    at = check_page(open_page(PREDICT_PAGE).run())
     at.text_area(key="predict.texts").set_value("what a wonderful film\nboring and awful").run()
-    no_exception(at)
+    check_page(at)
     table = at.dataframe[0].value
     assert list(table["text"]) == ["what a wonderful film", "boring and awful"]
     assert set(table["predicted_class"]) <= {"negative", "positive"}
@@ -444,15 +435,15 @@ def test_predict_shows_each_runs_class(trained_transformer, monkeypatch):
 
 # -------------------------------------------------------------------- views
 def test_parse_texts_keeps_non_empty_lines():
-    assert views.parse_texts("  a b \n\n c\n") == ["a b", "c"]
+    assert parse_texts("  a b \n\n c\n") == ["a b", "c"]
 
 
 def test_run_progress_of_queued_and_training_runs(store):
     record = store.get_run(store.create_run(RunConfig().with_overrides({"train.epochs": 4})))
-    assert views.run_progress(record).run_fraction == 0.0
+    assert run_progress(record).run_fraction == 0.0
     run_id = seed_run(store, status="running", epochs=4)
     store.set_progress(run_id, phase="training", epoch=3, epochs=4, batch=1, batches=2)
-    progress = views.run_progress(store.get_run(run_id))
+    progress = run_progress(store.get_run(run_id))
     assert progress.epoch_fraction == 0.5
     assert progress.run_fraction == (2 + 0.5) / 4
 
@@ -460,10 +451,10 @@ def test_run_progress_of_queued_and_training_runs(store):
 def test_training_speed_is_measured_on_completed_runs_of_the_same_arch(store):
     run_id = seed_run(store, arch="gru", epochs=3)  # 0.5 s per epoch
     store.add_epoch(run_id, 1, {"loss": 1.0, "seconds": 4.0})  # the first epoch compiles
-    (store.artifact_dir(run_id) / "meta.json").write_text('{"examples": {"train": 100}}')
-    speed = views.training_speed(store, "gru")
+    store.write_meta(run_id, {"examples": {"train": 100}})
+    speed = training_speed(store, "gru")
     sequence_length = store.get_run(run_id).config.data.sequence_length
     assert speed.seconds_per_token == pytest.approx(0.5 / (100 * sequence_length))
     assert speed.startup_seconds == pytest.approx(4.0 - 0.5)
     assert "measured on 1 completed gru run" in speed.basis
-    assert "rough constant" in views.training_speed(store, "lstm").basis
+    assert "rough constant" in training_speed(store, "lstm").basis

@@ -4,26 +4,24 @@ controls of the Train page.
 
 Runs are seeded straight into each test's store with made-up curves whose
 levels the tests choose; no training happens here (queued runs stay queued).
+Every page run is judged by `tests.apptest_support.check_page`.
 """
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from seqlab import views
+from seqlab.views.compare import load_compare
+from seqlab.views.train import estimate_vocabulary_size
 from seqlab.config import RunConfig
 from seqlab.data import load_dataset
 from seqlab.models import count_parameters
 from seqlab.store import RunStore
+from tests.apptest_support import (
+    COMPARE_PAGE, TRAIN_PAGE, check_page, frames_with, open_page, texts_of,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-TRAIN_PAGE = ROOT / "pages" / "2_Train.py"
-COMPARE_PAGE = ROOT / "pages" / "3_Compare.py"
-TIMEOUT = 90
 EPOCHS = 5
 LONGRANGE = {"data.dataset": "synthetic-longrange", "train.epochs": EPOCHS}
 SWEEP_LENGTHS = (20, 60, 120)
@@ -69,24 +67,12 @@ def groups(store):
     }
 
 
-@pytest.fixture
-def no_worker(monkeypatch):
-    """Queued runs stay queued: no background worker is started (AppTest runs in this process)."""
-    import seqlab.jobs
-
-    monkeypatch.setattr(seqlab.jobs, "ensure_worker", lambda store, **kwargs: None)
-
-
-def open_page(path: Path) -> AppTest:
-    return AppTest.from_file(str(path), default_timeout=TIMEOUT)
-
-
 def open_compare(tab: str = "Curves") -> AppTest:
     """Opens the Compare page on a tab (only the open tab is drawn), as the link ?compare.tab=... does."""
     at = open_page(COMPARE_PAGE)
     at.query_params["compare.tab"] = tab
     at.run()
-    no_exception(at)
+    check_page(at)
     return at
 
 
@@ -94,27 +80,8 @@ def compare_with(selected: list[str], tab: str = "Curves") -> AppTest:
     """Opens the Compare page on a tab and selects these items (run ids, or 'group:' + group id)."""
     at = open_compare(tab)
     at.multiselect(key="compare.selected").set_value(selected).run()
-    no_exception(at)
+    check_page(at)
     return at
-
-
-def chart_frames(at: AppTest) -> list[pd.DataFrame]:
-    """Returns the data of every altair chart on the page (one frame per dataset)."""
-    return [dataframe_util.convert_arrow_bytes_to_pandas_df(dataset.data.data)
-            for chart in at.get("vega_lite_chart") for dataset in chart.proto.datasets]
-
-
-def frames_with(at: AppTest, *columns: str) -> list[pd.DataFrame]:
-    return [frame for frame in chart_frames(at) if set(columns) <= set(frame.columns)]
-
-
-def texts_of(elements) -> str:
-    return "\n".join(str(element.value) for element in elements)
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def table_with(at: AppTest, column: str) -> pd.DataFrame:
@@ -129,17 +96,17 @@ def test_a_group_is_one_entry_drawn_as_a_band(store, groups):
     assert set(accuracy_band["n"]) == {3}
     assert not frames_with(at, "run_id", "split")  # no single-run lines until asked for
     at.toggle(key="compare.show_individual").set_value(True).run()
-    no_exception(at)
+    check_page(at)
     members = {record.run_id for record in store.list_runs(group_id=groups["lstm"])}
     assert set(frames_with(at, "run_id", "split")[0]["run_id"]) == members
 
 
 def test_group_row_shows_mean_and_std_of_its_runs(store, groups):
     at = open_page(COMPARE_PAGE).run()
-    no_exception(at)
+    check_page(at)
     table = table_with(at, "n_runs")
     assert len(table) == len(groups)
-    summary = views.load_compare(store).summary
+    summary = load_compare(store).summary
     best = summary[summary["group_id"] == groups["gru"]]["best_val_accuracy"]
     row = table[table["label"].str.startswith("gru")].iloc[0]
     assert row["best_val_accuracy"] == f"{best.mean():.3f} ± {best.std():.3f}"
@@ -147,7 +114,7 @@ def test_group_row_shows_mean_and_std_of_its_runs(store, groups):
 
 def test_default_selection_counts_a_group_once(store, groups):
     at = open_page(COMPARE_PAGE).run()
-    no_exception(at)
+    check_page(at)
     assert sorted(at.multiselect(key="compare.selected").value) == sorted(f"group:{g}" for g in groups.values())
 
 
@@ -163,14 +130,14 @@ def test_verdict_calls_overlapping_groups_within_the_noise(groups):
     at = compare_with([f"group:{groups['gru']}", f"group:{groups['bigru']}"], "Verdict")
     assert "within seed-to-seed noise" in texts_of(at.info)
     at.radio(key="compare.verdict_method").set_value("bootstrap").run()
-    no_exception(at)
+    check_page(at)
     assert "within seed-to-seed noise" in texts_of(at.info)
 
 
 def test_verdict_on_test_accuracy_uses_that_metric(groups):
     at = compare_with([f"group:{groups['lstm']}", f"group:{groups['transformer']}"], "Verdict")
     at.selectbox(key="compare.verdict_metric").set_value("test_accuracy").run()
-    no_exception(at)
+    check_page(at)
     assert "on test accuracy" in texts_of(at.success)
 
 
@@ -194,7 +161,7 @@ def test_overfitting_tab_explains_each_run_and_replays_early_stopping(store):
     assert (row["best_epoch"], row["overfit_epoch"]) == (3, 3)  # the seeded val_loss bottoms at 3
     assert "overfitting after epoch 3" in texts_of(at.markdown)  # explained in words, as text
     at.number_input(key="compare.patience").set_value(1).run()
-    no_exception(at)
+    check_page(at)
     [replay] = table_with(at, "epochs_saved").to_dict("records")
     assert "with patience 1, training would have stopped at epoch 4" in texts_of(at.markdown)
     assert replay["epochs_saved"] == EPOCHS - 4
@@ -219,7 +186,7 @@ def test_budgets_tab_marks_the_pareto_front(groups):
 def test_advice_ranks_the_users_runs_with_their_numbers(store, groups):
     at = open_compare("Advice")
     advice = texts_of(at.markdown)
-    summary = views.load_compare(store).summary
+    summary = load_compare(store).summary
     best = summary.groupby("arch")["best_val_accuracy"].max()
     assert f"lstm {best['lstm']:.3f}" in advice and f"transformer {best['transformer']:.3f}" in advice
     assert "seconds per epoch" in advice.lower()
@@ -236,7 +203,7 @@ def test_sweep_tab_charts_runs_that_differ_in_sequence_length(store, groups):
                      "data.synthetic_length": 60}, 0.99)
     at = open_compare("Sweep")
     at.selectbox(key="compare.sweep_field").set_value("data.sequence_length").run()
-    no_exception(at)
+    check_page(at)
     [sweep] = frames_with(at, "n_runs")
     assert set(sweep["arch"]) == {"lstm", "transformer"}
     assert sorted(sweep["value"].unique()) == list(SWEEP_LENGTHS)
@@ -244,7 +211,7 @@ def test_sweep_tab_charts_runs_that_differ_in_sequence_length(store, groups):
     lstm = sweep[sweep["arch"] == "lstm"].sort_values("value")
     assert np.allclose(lstm["val_accuracy"], [0.8 - 0.001 * length for length in SWEEP_LENGTHS])
     at.radio(key="compare.sweep_metric").set_value("seconds_per_epoch").run()
-    no_exception(at)
+    check_page(at)
     assert "seconds_per_epoch" in frames_with(at, "n_runs")[0]
 
 
@@ -255,24 +222,24 @@ def test_sweep_tab_without_a_sweep_says_how_to_start_one(groups):
 
 # ------------------------------------------------------------- train page
 def test_repeats_queue_one_group_over_seeds(store, no_worker):
-    at = open_page(TRAIN_PAGE).run()
+    at = check_page(open_page(TRAIN_PAGE).run())
     at.number_input(key="train.repeats").set_value(3)
     at.button(key="train.start").click().run()
-    no_exception(at)
+    check_page(at)
     records = store.list_runs()
     assert sorted(record.config.seed for record in records) == [0, 1, 2]
     assert len({record.group_id for record in records}) == 1 and records[0].group_id
 
 
 def test_sweep_start_queues_each_architecture_value_and_seed(store, no_worker):
-    at = open_page(TRAIN_PAGE).run()
+    at = check_page(open_page(TRAIN_PAGE).run())
     at.selectbox(key="train.dataset").set_value("synthetic-longrange")
     at.selectbox(key="train.sweep.field").set_value("data.sequence_length")
     at.text_input(key="train.sweep.values").input("20, 60")
     at.multiselect(key="train.sweep.archs").set_value(["lstm", "transformer"])
     at.number_input(key="train.sweep.seeds").set_value(2)
     at.button(key="train.sweep.start").click().run()
-    no_exception(at)
+    check_page(at)
     records = store.list_runs()
     assert "Queued a sweep of 8 run(s)" in texts_of(at.success)
     points = {(r.arch, r.config.data.sequence_length, r.config.seed) for r in records}
@@ -288,19 +255,20 @@ def test_sweep_start_queues_each_architecture_value_and_seed(store, no_worker):
 
 @pytest.mark.parametrize("values, fragment", [("20", "at least two"), ("20, abc", "'abc'")])
 def test_sweep_with_bad_values_says_why_and_queues_nothing(store, no_worker, values, fragment):
-    at = open_page(TRAIN_PAGE).run()
+    at = check_page(open_page(TRAIN_PAGE).run())
     at.text_input(key="train.sweep.values").input(values)
     at.button(key="train.sweep.start").click().run()
-    assert not at.exception
+    check_page(at, fragment)
     assert fragment in texts_of(at.error)
     assert store.list_runs() == []
 
 
 def test_sweep_without_architectures_says_so(store, no_worker):
-    at = open_page(TRAIN_PAGE).run()
+    at = check_page(open_page(TRAIN_PAGE).run())
     at.text_input(key="train.sweep.values").input("20, 40")
     at.multiselect(key="train.sweep.archs").set_value([])
     at.button(key="train.sweep.start").click().run()
+    check_page(at, "architectures: received none")
     assert "architectures: received none" in texts_of(at.error)
     assert store.list_runs() == []
 
@@ -308,7 +276,7 @@ def test_sweep_without_architectures_says_so(store, no_worker):
 def budget_step_ok(config: RunConfig, field: str, target: int) -> bool:
     """Whether `config`'s width is the one whose count is nearest `target` (within one step)."""
     dataset = load_dataset(config.data, config.seed)
-    sizes = dict(vocabulary_size=views.estimate_vocabulary_size(config, dataset),
+    sizes = dict(vocabulary_size=estimate_vocabulary_size(config, dataset),
                  sequence_length=config.data.sequence_length, num_classes=dataset.num_classes)
     name = field.partition(".")[2]
     width = getattr(config.model, name)
@@ -318,11 +286,11 @@ def budget_step_ok(config: RunConfig, field: str, target: int) -> bool:
 
 
 def test_budget_button_sizes_the_width_to_the_target(no_worker):
-    at = open_page(TRAIN_PAGE).run()
+    at = check_page(open_page(TRAIN_PAGE).run())
     at.selectbox(key="train.arch").set_value("transformer")
     at.number_input(key="train.budget.target").set_value(30_000)
     at.button(key="train.budget.apply").click().run()
-    no_exception(at)
+    check_page(at)
     ff_dim = at.number_input(key="train.ff_dim").value
     assert ff_dim != RunConfig().model.ff_dim
     # Position embeddings count too: size at the form's (dataset-suggested) sequence length.
@@ -333,11 +301,11 @@ def test_budget_button_sizes_the_width_to_the_target(no_worker):
 
 
 def test_queue_all_at_budget_sizes_each_architecture(store, no_worker):
-    at = open_page(TRAIN_PAGE).run()
+    at = check_page(open_page(TRAIN_PAGE).run())
     at.number_input(key="train.budget.target").set_value(25_000)
     at.multiselect(key="train.budget.archs").set_value(["lstm", "transformer", "baseline"])
     at.button(key="train.budget.queue_all").click().run()
-    no_exception(at)
+    check_page(at)
     records = store.list_runs()
     assert sorted(record.arch for record in records) == ["baseline", "lstm", "transformer"]
     fields = {"lstm": "model.units", "transformer": "model.ff_dim", "baseline": "model.embedding_dim"}
@@ -350,7 +318,7 @@ def test_only_the_open_tab_is_drawn(groups):
     assert frames_with(at, "band_low") and not frames_with(at, "on_front")
     at.session_state["compare.tab"] = "Budgets"  # what clicking the tab does
     at.run()
-    no_exception(at)
+    check_page(at)
     assert frames_with(at, "on_front") and not frames_with(at, "band_low")
 
 
@@ -363,15 +331,16 @@ def test_every_tab_reads_runs_and_epochs_once_per_rerun(store, groups, store_rea
         at.session_state["compare.tab"] = tab
         calls.update(runs_frame=0, epochs_frame=0)
         at.run()
-        no_exception(at)
+        check_page(at)
         assert calls == {"runs_frame": 1, "epochs_frame": 1}, tab
 
 
 def test_deleting_a_selected_group_deletes_its_runs(store, groups):
     at = compare_with([f"group:{groups['gru']}"])
     at.checkbox(key="compare.confirm_delete").check().run()
+    check_page(at)
     at.button(key="compare.delete").click().run()
-    no_exception(at)
+    check_page(at)
     assert "Deleted 3 run(s)" in texts_of(at.success)
     assert store.list_runs(group_id=groups["gru"]) == []
     assert len(store.list_runs()) == 3 * (len(groups) - 1)

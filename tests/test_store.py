@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from seqlab.config import RunConfig
-from seqlab.store import FINISHED_STATUSES, SCHEMA_VERSION, STATUSES, RunStore
+from seqlab.store import FINISHED_STATUSES, SCHEMA_VERSION, STATUSES, RunStore, default_home
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,10 +45,19 @@ def _set_column(store: RunStore, run_id: str, column: str, value) -> None:
 
 
 # -------------------------------------------------------------- records
-def test_store_defaults_to_seqlab_home(seqlab_home):
-    store = RunStore()
+def test_default_home_is_seqlab_home_for_the_entry_points(seqlab_home, monkeypatch):
+    store = RunStore(default_home())
     assert store.home == seqlab_home.resolve()
     assert store.db_path.exists()
+    monkeypatch.setenv("SEQLAB_HOME", "")
+    assert default_home() == Path("~/.seqlab").expanduser()
+
+
+def test_the_store_lives_where_it_is_told_whatever_seqlab_home_says(tmp_path, seqlab_home):
+    store = RunStore(tmp_path / "given")
+    assert store.home == (tmp_path / "given").resolve() and store.db_path.exists()
+    assert store.cache_dir("vectorized") == store.home / "cache" / "vectorized"
+    assert not seqlab_home.exists()
 
 
 def test_create_and_get_round_trip(store):
@@ -196,6 +205,7 @@ def test_empty_frames_keep_their_columns(store):
                                                   "val_loss", "val_accuracy", "seconds"]
     columns = list(store.runs_frame().columns)
     assert columns[:3] == ["run_id", "label", "arch"] and "model.units" in columns
+    assert columns[-len(RunConfig().flat()):] == list(RunConfig().flat())  # every config field
 
 
 def test_runs_frame_flattens_config(store):
@@ -347,7 +357,7 @@ def test_delete_refuses_running_run(store):
 def test_delete_removes_rows_and_artifacts(store):
     run_id = store.create_run(_config())
     store.add_epoch(run_id, 1, _metrics(1))
-    (store.artifact_dir(run_id) / "model.keras").write_bytes(b"weights")
+    store.model_path(run_id).write_bytes(b"weights")
     store.finish_run(run_id, "completed")
     store.delete_run(run_id)
     with pytest.raises(KeyError):
@@ -359,6 +369,31 @@ def test_delete_removes_rows_and_artifacts(store):
 def test_artifact_dir_refuses_paths(store):
     with pytest.raises(ValueError, match="expected a run id"):
         store.artifact_dir("../outside")
+    for method in (store.model_path, store.vocabulary_path, store.error_log_path):
+        with pytest.raises(ValueError, match="expected a run id"):
+            method("../outside")
+    with pytest.raises(ValueError, match="plain folder name"):
+        store.cache_dir("../outside")
+
+
+def test_the_store_names_and_reads_a_runs_files(store):
+    run_id = store.create_run(_config())
+    assert not store.has_model(run_id) and store.read_meta(run_id) is None
+    assert not (store.home / "artifacts" / run_id).exists()  # asking creates nothing
+    store.write_meta(run_id, {"class_names": ["a", "b"], "examples": {"train": 3}})
+    assert store.read_meta(run_id) == {"class_names": ["a", "b"], "examples": {"train": 3}}
+    store.model_path(run_id).write_bytes(b"weights")
+    assert store.has_model(run_id)
+    paths = {store.model_path(run_id), store.vocabulary_path(run_id), store.error_log_path(run_id)}
+    assert {path.parent for path in paths} == {store.artifact_dir(run_id)} and len(paths) == 3
+    assert not store.has_model("../outside") and store.read_meta("../outside") is None
+
+
+def test_unreadable_meta_reads_as_none(store):
+    run_id = store.create_run(_config())
+    store.write_meta(run_id, {"examples": {"train": 1}})
+    (store.artifact_dir(run_id) / "meta.json").write_text("{not json")
+    assert store.read_meta(run_id) is None
 
 
 # -------------------------------------------------------------- reaping

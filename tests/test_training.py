@@ -1,13 +1,20 @@
-"""The one training path: outcomes recorded in the store, stop, divergence, failures."""
+"""The one training path: outcomes recorded in the store, stop, divergence, failures.
 
-import json
+Runs are trained in the foreground (`seqlab.jobs.train_foreground`, what the
+command line does) or from a recorded run (`seqlab.training.train_run`, what
+a worker does).
+"""
+
 import math
 
 import numpy as np
 import pytest
 
 from seqlab.config import RunConfig
-from seqlab.training import MODEL_FILE, META_FILE, VOCABULARY_FILE, StoreReporter, train_config
+from seqlab.data.vectorize import VECTORIZED_CACHE
+from seqlab.jobs import train_foreground
+from seqlab.store import RunStore
+from seqlab.training import StoreReporter, train_run
 
 
 def tiny(**overrides):
@@ -19,16 +26,26 @@ def tiny(**overrides):
 
 
 def test_completed_run_records_epochs_test_metrics_and_artifacts(store):
-    record = train_config(tiny(), store)
+    record = train_foreground(tiny(), store)
     assert record.status == "completed"
     epochs = store.epochs(record.run_id)
     assert [e["epoch"] for e in epochs] == [1, 2]
     assert all(e["seconds"] > 0 for e in epochs)
     assert 0.0 <= record.test_accuracy <= 1.0
     assert record.num_params > 0
-    folder = store.artifact_dir(record.run_id)
-    assert (folder / MODEL_FILE).exists() and (folder / VOCABULARY_FILE).exists()
-    assert json.loads((folder / META_FILE).read_text())["class_names"] == ["negative", "positive"]
+    assert store.has_model(record.run_id) and store.vocabulary_path(record.run_id).exists()
+    meta = store.read_meta(record.run_id)
+    assert meta["class_names"] == ["negative", "positive"] and meta["examples"]["train"] > 0
+
+
+def test_vectorized_ids_are_cached_in_the_store_given_not_in_seqlab_home(tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("SEQLAB_HOME", str(elsewhere))
+    store = RunStore(tmp_path / "given")
+    record = train_foreground(tiny(**{"train.epochs": 1}), store)
+    assert record.status == "completed"
+    assert list(store.cache_dir(VECTORIZED_CACHE).glob("*.npz"))
+    assert not elsewhere.exists()
 
 
 def test_saved_model_reloads_with_safe_mode_and_predicts_the_same(store):
@@ -36,10 +53,9 @@ def test_saved_model_reloads_with_safe_mode_and_predicts_the_same(store):
 
     from seqlab.inference import load_trained, predict_proba
 
-    record = train_config(tiny(**{"model.arch": "transformer"}), store)
+    record = train_foreground(tiny(**{"model.arch": "transformer"}), store)
     trained = load_trained(store, record.run_id)
-    again = keras.saving.load_model(store.artifact_dir(record.run_id) / MODEL_FILE,
-                                    safe_mode=True, compile=False)
+    again = keras.saving.load_model(store.model_path(record.run_id), safe_mode=True, compile=False)
     ids = trained.vectorizer.encode(["a great movie", "bad"])
     np.testing.assert_allclose(trained.model.predict(ids, verbose=0),
                                again.predict(ids, verbose=0), atol=1e-6)
@@ -49,13 +65,13 @@ def test_saved_model_reloads_with_safe_mode_and_predicts_the_same(store):
 
 
 def test_xla_compiled_path_trains(store):
-    record = train_config(tiny(**{"train.jit_compile": True, "train.epochs": 1}), store)
+    record = train_foreground(tiny(**{"train.jit_compile": True, "train.epochs": 1}), store)
     assert record.status == "completed"
 
 
 def test_same_seed_gives_the_same_curves(store):
-    first = train_config(tiny(seed=3), store)
-    second = train_config(tiny(seed=3), store)
+    first = train_foreground(tiny(seed=3), store)
+    second = train_foreground(tiny(seed=3), store)
     a = [e["val_loss"] for e in store.epochs(first.run_id)]
     b = [e["val_loss"] for e in store.epochs(second.run_id)]
     np.testing.assert_allclose(a, b, rtol=1e-4)
@@ -69,17 +85,15 @@ def test_stop_request_ends_run_as_stopped_keeping_history_and_model(store):
         if event.get("phase") == "epoch" and event["epoch"] == 1:
             store.request_stop(run_id)
 
-    from seqlab.training import train_run
-
     record = train_run(store, run_id, on_progress=request_stop_once_training)
     assert record.status == "stopped"
     assert 1 <= len(store.epochs(run_id)) < 50
-    assert (store.artifact_dir(run_id) / MODEL_FILE).exists()
+    assert store.has_model(run_id)
 
 
 def test_bad_dataset_fails_the_run_with_a_message(store, tmp_path):
     missing = tmp_path / "gone.csv"
-    record = train_config(tiny(**{"data.dataset": str(missing)}), store)
+    record = train_foreground(tiny(**{"data.dataset": str(missing)}), store)
     assert record.status == "failed"
     assert "gone.csv" in record.message
 
@@ -88,7 +102,7 @@ def test_config_too_large_for_memory_is_refused_before_building(store):
     config = tiny(**{"model.arch": "transformer", "data.sequence_length": 2000,
                      "model.num_heads": 64, "model.num_layers": 12,
                      "train.batch_size": 8192, "model.embedding_dim": 2048})
-    record = train_config(config, store)
+    record = train_foreground(config, store)
     assert record.status == "failed"
     assert "data.sequence_length" in record.message or "batch_size" in record.message
     assert record.num_params is None  # nothing was built
@@ -97,7 +111,7 @@ def test_config_too_large_for_memory_is_refused_before_building(store):
 def test_invalid_config_is_refused_before_recording(store):
     config = RunConfig().with_overrides({"model.units": 0})
     with pytest.raises(ValueError, match="model.units"):
-        train_config(config, store)
+        train_foreground(config, store)
     assert store.list_runs() == []
 
 
@@ -124,7 +138,7 @@ def test_nan_loss_marks_reporter_diverged_and_stops_training(store):
 
 def test_progress_events_cover_phases_and_epochs(store):
     events = []
-    train_config(tiny(), store, on_progress=events.append)
+    train_foreground(tiny(), store, on_progress=events.append)
     phases = [e["phase"] for e in events]
     for phase in ("loading data", "vectorizing", "building", "training", "epoch", "finished"):
         assert phase in phases
@@ -144,12 +158,11 @@ def test_bfloat16_transformer_trains_saves_and_leaves_the_global_policy_alone(st
 
     from seqlab.inference import load_trained, predict_proba
 
-    record = train_config(tiny(**{"model.arch": "transformer",
+    record = train_foreground(tiny(**{"model.arch": "transformer",
                                   "train.precision": "mixed_bfloat16"}), store)
     assert record.status == "completed"
     assert keras.config.dtype_policy().name == "float32"
-    meta = json.loads((store.artifact_dir(record.run_id) / META_FILE).read_text())
-    assert meta["precision"] == "mixed_bfloat16"
+    assert store.read_meta(record.run_id)["precision"] == "mixed_bfloat16"
     trained = load_trained(store, record.run_id)
     probabilities = predict_proba(trained, ["a great movie", "bad"])
     assert probabilities.dtype == np.float32

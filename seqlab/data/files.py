@@ -8,6 +8,10 @@ category...), else the longer of exactly two columns is the text. Labels may
 be strings or numbers; class ids follow the sorted class names (numeric order
 when every label is an integer).
 
+The readable suffixes are `seqlab.config.DATA_FILE_FORMATS` (each also gzipped,
+as listed in `DATA_FILE_SUFFIXES`), the one list dataset validation and
+uploads also use.
+
 Every problem raises `DatasetError` naming the file, the line where there is
 one (as an editor numbers it) and how to fix it. Nothing is ever unpickled.
 """
@@ -26,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from seqlab.config import BUILTIN_DATASETS, DataConfig
-from seqlab.data import DatasetError, TextDataset, dataset_from_pool
+from seqlab.config import BUILTIN_DATASETS, DATA_FILE_FORMATS, GZIP_SUFFIX, DataConfig
+from seqlab.data.texts import DatasetError, TextDataset, dataset_from_pool
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_TEXT_CHARACTERS = 100_000
@@ -35,7 +39,6 @@ MAX_ROWS = 1_000_000
 MAX_CLASSES = 100
 TEXT_NAMES = ("text", "review", "sentence", "content", "comment", "document", "body", "message", "tweet")
 LABEL_NAMES = ("label", "sentiment", "class", "target", "category", "labels", "y")
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 
 # (where, values): where is "line 7" (or "item 3" in a JSON array); values is
 # a list (CSV/TSV, in header order) or a dict (JSON).
@@ -123,15 +126,15 @@ def _read_path(path: Path, filename: str) -> bytes:
 
 def _format(filename: str) -> str:
     name = filename.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
+    if name.endswith(GZIP_SUFFIX):
+        name = name[:-len(GZIP_SUFFIX)]
     suffix = os.path.splitext(name)[1]
-    if suffix not in FORMATS:
+    if suffix not in DATA_FILE_FORMATS:
         raise DatasetError(
             f"{filename}: unsupported file type {suffix or '(none)'!r}; expected "
-            f"{', '.join(FORMATS)} (optionally gzipped as .gz)"
+            f"{', '.join(DATA_FILE_FORMATS)} (optionally gzipped as {GZIP_SUFFIX})"
         )
-    return FORMATS[suffix]
+    return DATA_FILE_FORMATS[suffix]
 
 
 def _maybe_gunzip(content: bytes, filename: str) -> bytes:

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from seqlab.config import DataConfig
-from seqlab.data import DatasetError, TextDataset, clean_html, describe, stratified_split
+from seqlab.data.texts import DatasetError, TextDataset, clean_html, describe, stratified_split
 
 CLASS_NAMES = ("negative", "positive")
 ENV_VAR = "SEQLAB_IMDB"

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from seqlab.config import DataConfig
-from seqlab.data import DatasetError, TextDataset, dataset_from_pool
+from seqlab.data.texts import DatasetError, TextDataset, dataset_from_pool
 
 CLASS_NAMES = ("negative", "positive")
 NUM_DISTRACTORS = 60

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from seqlab.config import DataConfig
-from seqlab.data import TextDataset, dataset_from_pool
+from seqlab.data.texts import TextDataset, dataset_from_pool
 
 CLASS_NAMES = ("negative", "positive")
 

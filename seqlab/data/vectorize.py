@@ -8,7 +8,8 @@ entries in all. Ragged ids are cut to `sequence_length` (`truncation="post"`
 keeps the first tokens, "pre" the last) and padded with zeros (`padding="post"`
 at the end, "pre" at the start).
 
-`vectorize()` caches its arrays on disk by content hash, so a second run on
+`vectorize()` caches its arrays on disk by content hash, in the folder it is
+given (a run store's `store.cache_dir(VECTORIZED_CACHE)`), so a second run on
 the same texts with the same settings does not tokenize again. `Vectorizer`
 encodes new texts from a saved vocabulary in plain NumPy, with the same ids.
 
@@ -29,11 +30,12 @@ import numpy as np
 import pandas as pd
 
 from seqlab.config import DataConfig
-from seqlab.data import STANDARDIZE_VERSION, TextDataset, split_tokens, standardize
+from seqlab.data.texts import STANDARDIZE_VERSION, TextDataset, split_tokens, standardize
 
 PADDING_TOKEN = ""
 OOV_TOKEN = "[UNK]"
 CACHE_FORMAT = 2  # 2: unpadded ids, padded on load
+VECTORIZED_CACHE = "vectorized"  # the name of this cache among a store's (`RunStore.cache_dir`)
 _SPLIT_ARRAYS = (("train", "x_train", "y_train"), ("validation", "x_val", "y_val"), ("test", "x_test", "y_test"))
 # Texts per TextVectorization call: bounds memory on 25k-review datasets.
 _CHUNK = 4096
@@ -53,13 +55,6 @@ class VectorizedData:
     class_names: tuple[str, ...]
     num_classes: int
     cache_hit: bool
-
-
-def default_cache_dir() -> Path:
-    """Returns $SEQLAB_HOME/cache/vectorized (SEQLAB_HOME defaults to ~/.seqlab)."""
-    from seqlab.store import default_home
-
-    return default_home() / "cache" / "vectorized"
 
 
 def pad_ids(
@@ -111,14 +106,16 @@ def vectorize(dataset: TextDataset, config: DataConfig, cache_dir: Path | None =
     Args:
         dataset: the texts and labels.
         config: `vocabulary_size`, `sequence_length`, `truncation`, `padding`.
-        cache_dir: where ids are cached; default $SEQLAB_HOME/cache/vectorized.
+        cache_dir: where ids are cached, usually
+            `store.cache_dir(VECTORIZED_CACHE)`; None: no disk cache (every
+            call tokenizes).
 
     Returns:
         `VectorizedData`; `cache_hit` is True when no tokenizing was needed.
     """
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache_dir = Path(cache_dir) if cache_dir is not None else None
     key = _cache_key(dataset, config)
-    cached = _load_cached(cache_dir, key)
+    cached = _load_cached(cache_dir, key) if cache_dir is not None else None
     cache_hit = cached is not None
     if cached is None:
         splits = dataset.splits()
@@ -129,7 +126,8 @@ def vectorize(dataset: TextDataset, config: DataConfig, cache_dir: Path | None =
             arrays[f"flat_{split}"], arrays[f"lengths_{split}"] = _encode_with_layer(layer, standardized[split])
             arrays[y_name] = np.asarray(splits[split][1], dtype=np.int64)
         vocabulary = [str(token) for token in layer.get_vocabulary()]
-        _save_cached(cache_dir, key, arrays, vocabulary)
+        if cache_dir is not None:
+            _save_cached(cache_dir, key, arrays, vocabulary)
         cached = arrays, vocabulary
     arrays, vocabulary = cached
     padded = {}
@@ -142,6 +140,8 @@ def vectorize(dataset: TextDataset, config: DataConfig, cache_dir: Path | None =
 
 
 def _adapted_layer(standardized_train_texts: list[str], vocabulary_size: int):
+    # Imported here, on a cache miss only: the Data page and the Predict page
+    # must not load TensorFlow just to import this module.
     import tensorflow as tf
     import keras
 
@@ -155,7 +155,7 @@ def _adapted_layer(standardized_train_texts: list[str], vocabulary_size: int):
 
 def _encode_with_layer(layer, standardized_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Returns the unpadded ids of all texts, concatenated, and each text's length."""
-    import tensorflow as tf
+    import tensorflow as tf  # on a cache miss only (see _adapted_layer)
 
     flat, lengths = [], []
     for start in range(0, len(standardized_texts), _CHUNK):

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from seqlab.config import POOLINGS
-from seqlab.models import head
+from seqlab.models.sizes import head
 
 # Stands in for padding before a max: below any real activation, yet finite
 # so that no inf reaches the gradient.

@@ -18,6 +18,9 @@ import streamlit as st
 
 from seqlab.config import DataConfig
 from seqlab.store import RunStore, default_home
+from seqlab.data.vectorize import VECTORIZED_CACHE
+from seqlab.views.data import tokenization_view
+from seqlab.views.datasets import is_synthetic, suggested_data_settings
 
 # Bounded caches: a classroom server keeps a few datasets, not every one ever opened.
 DATASET_CACHE_ENTRIES = 8
@@ -60,11 +63,11 @@ def load_dataset(config: DataConfig, seed: int = 0):
 def tokenization_table(config: DataConfig, seed: int, num_examples: int):
     """Returns the tokens/ids/padding/mask table of a few training examples, cached.
 
-    Loads TensorFlow (the vocabulary comes from Keras `TextVectorization`).
+    Loads TensorFlow (the vocabulary comes from Keras `TextVectorization`) the
+    first time a vocabulary is built; after that it comes from the store's cache.
     """
-    from seqlab import views
-
-    return views.tokenization_view(load_dataset(config, seed), config, num_examples)
+    return tokenization_view(load_dataset(config, seed), config, num_examples,
+                             cache_dir=get_store().cache_dir(VECTORIZED_CACHE))
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -156,7 +159,7 @@ def follow_dataset(page: str) -> None:
     """Starts `<page>.sequence_length` at the dataset's suggested length whenever the dataset changes.
 
     The Data page and the Train form share this, so both start from the same
-    dataset-aware value (`views.suggested_data_settings`). Call before the
+    dataset-aware value (`suggested_data_settings`). Call before the
     page's dataset and sequence-length widgets are drawn. A length the user
     typed is never overwritten: it stays while the dataset does, comes back
     when they switch away and back, and wins when typed in the same form
@@ -187,12 +190,11 @@ def follow_dataset(page: str) -> None:
 
 
 def _suggested_length(page: str, current: int | None) -> int:
-    """`views.suggested_data_settings` for the page's dataset; `current` when the file is unreadable."""
-    from seqlab import views
+    """`suggested_data_settings` for the page's dataset; `current` when the file is unreadable."""
 
     state = st.session_state
     try:
-        return views.suggested_data_settings(
+        return suggested_data_settings(
             state[f"{page}.dataset"],
             synthetic_length=state.get(f"{page}.synthetic_length", DataConfig.synthetic_length),
             text_column=state.get(f"{page}.text_column", ""), label_column=state.get(f"{page}.label_column", ""),
@@ -217,10 +219,9 @@ def _length_memory(page: str) -> dict:
 
 def _length_source(page: str) -> str:
     """What the suggested length depends on: the dataset, and a synthetic task's length."""
-    from seqlab import views
 
     dataset = str(st.session_state.get(f"{page}.dataset"))
-    if views.is_synthetic(dataset):
+    if is_synthetic(dataset):
         return f"{dataset} @ {st.session_state.get(f'{page}.synthetic_length', DataConfig.synthetic_length)}"
     return dataset
 

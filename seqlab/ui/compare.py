@@ -1,7 +1,7 @@
 """The Compare page's tabs: each draws what `seqlab.views` computed, with its own controls.
 
-Every tab function takes (data, view, selected): the page's `views.CompareData`,
-its `views.CompareView` and the selected items (run ids and seed groups).
+Every tab function takes (data, view, selected): the page's `CompareData`,
+its `CompareView` and the selected items (run ids and seed groups).
 Widget keys are `compare.*`; their defaults are in `STATE_DEFAULTS`.
 """
 
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from seqlab import charts, views
+from seqlab import charts
+from seqlab.views.compare import CompareData, CompareView, VERDICT_METRICS, VERDICT_NEEDS_TWO, advice_lines, budget_datasets, budget_table, groups_view, pareto_labels, sentence_list, sweep_families, sweep_fields, sweep_view, verdict_view
+from seqlab.views.datasets import dataset_title
 from seqlab.ui import keep_choice, place_chart
 
 STATE_DEFAULTS = {
@@ -57,16 +59,16 @@ def kept(key: str) -> dict:
     return {"key": key, "persist_state": "session"}
 
 
-def groups_table(data: views.CompareData) -> None:
+def groups_table(data: CompareData) -> None:
     """Shows one row per seed group (mean ± std), when there are groups."""
-    groups = views.groups_view(data)
+    groups = groups_view(data)
     if groups.empty:
         return
     st.markdown("**Seed groups** (mean ± standard deviation over each group's runs)")
     st.dataframe(groups, hide_index=True, column_config=GROUP_COLUMNS, key="compare.groups_table")
 
 
-def curves_tab(data: views.CompareData, view: views.CompareView, selected: list[str]) -> None:
+def curves_tab(data: CompareData, view: CompareView, selected: list[str]) -> None:
     """Seed groups as mean curves in bands, single runs as overlaid curves, and the gap."""
     if not selected:
         st.info("Select runs or seed groups above to overlay their curves.")
@@ -93,7 +95,7 @@ def curves_tab(data: views.CompareData, view: views.CompareView, selected: list[
     place_chart(charts.gap_chart(view.gap), key="compare.gap_chart")
 
 
-def overfitting_tab(data: views.CompareData, view: views.CompareView, selected: list[str]) -> None:
+def overfitting_tab(data: CompareData, view: CompareView, selected: list[str]) -> None:
     """Best epoch, overfitting onset and final gap per run; early stopping replayed."""
     if not selected:
         st.info("Select runs or seed groups above to see where they start to overfit.")
@@ -105,7 +107,7 @@ def overfitting_tab(data: views.CompareData, view: views.CompareView, selected: 
     st.dataframe(overfitting.drop(columns=["run_id", "explanation"]), hide_index=True, placeholder="—",
                  column_config=OVERFITTING_COLUMNS, key="compare.overfitting_table")
     # Sentences read as text; in a table cell they would be cut off.
-    st.markdown("**What the curves say**\n\n" + views.sentence_list(overfitting["label"], overfitting["explanation"]))
+    st.markdown("**What the curves say**\n\n" + sentence_list(overfitting["label"], overfitting["explanation"]))
     st.number_input("Early-stopping patience (epochs without a new lowest validation loss)",
                     min_value=0, max_value=50, step=1, **kept("compare.patience"))
     st.caption("What Keras EarlyStopping on validation loss (restoring the best weights) would "
@@ -113,22 +115,22 @@ def overfitting_tab(data: views.CompareData, view: views.CompareView, selected: 
     replay = view.early_stopping
     st.dataframe(replay[list(REPLAY_COLUMNS)], hide_index=True, placeholder="—",
                  column_config=REPLAY_COLUMNS, key="compare.early_stopping_table")
-    st.markdown(views.sentence_list(replay["label"], replay["sentence"]))
+    st.markdown(sentence_list(replay["label"], replay["sentence"]))
 
 
-def verdict_tab(data: views.CompareData, view: views.CompareView, selected: list[str]) -> None:
+def verdict_tab(data: CompareData, view: CompareView, selected: list[str]) -> None:
     """Says whether two selected runs or groups differ by more than seed-to-seed noise."""
     metric_column, method_column = st.columns(2)
-    metric_column.selectbox("Metric", list(views.VERDICT_METRICS), format_func=views.VERDICT_METRICS.get,
+    metric_column.selectbox("Metric", list(VERDICT_METRICS), format_func=VERDICT_METRICS.get,
                             **kept("compare.verdict_metric"))
     method_column.radio("Interval", list(METHODS), format_func=METHODS.get, horizontal=True,
                         **kept("compare.verdict_method"))
-    verdict = views.verdict_view(data, selected, st.session_state["compare.verdict_metric"],
+    verdict = verdict_view(data, selected, st.session_state["compare.verdict_metric"],
                                  st.session_state["compare.verdict_method"])
     if verdict is None:
-        st.info(views.VERDICT_NEEDS_TWO.format(count=len(selected)))
+        st.info(VERDICT_NEEDS_TWO.format(count=len(selected)))
         return
-    sentence = verdict.sentence + "."
+    sentence = verdict.sentence
     if verdict.significant is None:
         st.warning(sentence)
         st.caption("Set 'Repeats over seeds' on the Train page to train a recipe over several seeds "
@@ -142,38 +144,38 @@ def verdict_tab(data: views.CompareData, view: views.CompareView, selected: list
                                 for name in ("mean", "std", "min", "max")})
 
 
-def budgets_tab(data: views.CompareData, view: views.CompareView, selected: list[str]) -> None:
+def budgets_tab(data: CompareData, view: CompareView, selected: list[str]) -> None:
     """Accuracy against parameters and against seconds per epoch, with the Pareto front."""
-    datasets = views.budget_datasets(data)
+    datasets = budget_datasets(data)
     if not datasets:
         st.info("No completed runs yet: their accuracy, size and speed appear here.")
         return
     keep_choice("compare.budget_dataset", datasets, datasets[0])
     if len(datasets) > 1:
-        st.selectbox("Dataset", datasets, format_func=views.dataset_title,
+        st.selectbox("Dataset", datasets, format_func=dataset_title,
                      help="Accuracies are comparable on one dataset only.", **kept("compare.budget_dataset"))
     dataset = st.session_state["compare.budget_dataset"]
     st.radio("Accuracy", list(BUDGET_METRICS), format_func=BUDGET_METRICS.get, horizontal=True,
              **kept("compare.budget_metric"))
     metric = st.session_state["compare.budget_metric"]
-    table = views.budget_table(data, dataset)
-    st.caption(f"Every completed run on {views.dataset_title(dataset)}. The dashed line is the "
+    table = budget_table(data, dataset)
+    st.caption(f"Every completed run on {dataset_title(dataset)}. The dashed line is the "
                "Pareto front: it joins the runs no other run beats on both accuracy and cost.")
     size, speed = st.columns(2)
     for column, cost, key in ((size, "num_params", "compare.pareto_params_chart"),
                               (speed, "seconds_per_epoch", "compare.pareto_seconds_chart")):
         with column:
             place_chart(charts.pareto_chart(table, cost, metric), key=key)
-            front = views.pareto_labels(table, cost, metric)
+            front = pareto_labels(table, cost, metric)
             if front:
                 st.caption("On the front: " + ", ".join(front))
     st.caption("To compare architectures at equal size, use 'Size to a parameter budget' on the "
                "Train page: it sizes each one to a target parameter count and queues them.")
 
 
-def sweep_tab(data: views.CompareData, view: views.CompareView, selected: list[str]) -> None:
+def sweep_tab(data: CompareData, view: CompareView, selected: list[str]) -> None:
     """A metric against a swept setting, one line per architecture."""
-    fields = views.sweep_fields(data.summary)
+    fields = sweep_fields(data.summary)
     if not fields:
         st.info("No completed runs differ in just one sweepable setting yet. Start a sweep on the "
                 "Train page (section 'Sweep one setting over several values').")
@@ -183,7 +185,7 @@ def sweep_tab(data: views.CompareData, view: views.CompareView, selected: list[s
     field = field_column.selectbox("Swept setting", fields, **kept("compare.sweep_field"))
     metric_column.radio("Metric", list(SWEEP_METRICS), format_func=SWEEP_METRICS.get,
                         horizontal=True, **kept("compare.sweep_metric"))
-    families = views.sweep_families(data.summary, field)
+    families = sweep_families(data.summary, field)
     indices = list(range(len(families)))
     keep_choice("compare.sweep_family", indices, 0)
     if len(families) > 1:
@@ -192,7 +194,7 @@ def sweep_tab(data: views.CompareData, view: views.CompareView, selected: list[s
                      help="Runs that differ only in this setting (and architecture and seed).")
     family = families[st.session_state["compare.sweep_family"]]
     st.caption(family.title)
-    table = views.sweep_view(data, family)
+    table = sweep_view(data, family)
     place_chart(charts.sweep_chart(table, field, st.session_state["compare.sweep_metric"]),
                 key="compare.sweep_chart")
     # One seed per point has no spread: leave the empty column out.
@@ -201,11 +203,11 @@ def sweep_tab(data: views.CompareData, view: views.CompareView, selected: list[s
                  column_config={**SWEEP_COLUMNS, "value": st.column_config.Column(field)})
 
 
-def advice_tab(data: views.CompareData, view: views.CompareView, selected: list[str]) -> None:
+def advice_tab(data: CompareData, view: CompareView, selected: list[str]) -> None:
     """The 'which architecture?' panel, computed from every completed run."""
     st.markdown("**Which architecture?** Drawn from your completed runs (all of them, not only "
                 "the selection):")
-    lines = views.advice_lines(data)
+    lines = advice_lines(data)
     st.markdown("\n".join(f"- {line}" for line in lines))
 
 

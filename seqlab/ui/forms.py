@@ -1,55 +1,34 @@
 """The run form: every `RunConfig` field as a widget keyed `train.<field>`.
 
-Widgets take their defaults from the dataclasses and their help from
-`FIELD_HELP`, so adding a config field adds a form field by itself. Values
-persist for the session (`persist_state="session"`), so leaving the Train
-page and coming back keeps what the user typed.
+Each widget is drawn from the field's row in `seqlab.config.FIELDS`: its
+label, help, choices and number format; its default comes from the
+dataclasses (`RunConfig().flat()`). Adding a config field (with its row)
+adds a form field by itself. Values persist for the session
+(`persist_state="session"`), so leaving the Train page and coming back keeps
+what the user typed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from types import MappingProxyType
 from typing import Any
 
 import streamlit as st
 
-from seqlab.config import (
-    ARCHITECTURES, FIELD_HELP, MERGE_MODES, OPTIMIZERS, POOLINGS, SIDES,
-    DataConfig, ModelConfig, RunConfig, TrainConfig,
+from seqlab import jobs
+from seqlab.config import ARCHITECTURES, FIELDS, RunConfig
+from seqlab.experiments import SWEEPABLE, seed_group
+from seqlab.ui import (
+    error_message, follow_dataset, init_state, keep_choice, load_dataset, remember_typed_length,
 )
-from seqlab.ui import follow_dataset, init_state, keep_choice, remember_typed_length
+from seqlab.views.train import budget_fits, fit_to_budget, sweep_groups, sweep_values
 
 FORM_PREFIX = "train."
-CHOICES = {
-    "model.arch": ARCHITECTURES,
-    "model.merge_mode": MERGE_MODES,
-    "model.pooling": POOLINGS,
-    "train.optimizer": OPTIMIZERS,
-    "data.truncation": SIDES,
-    "data.padding": SIDES,
-}
-# Which architectures each model field matters for (shown in the label).
-USED_BY = {
-    "model.units": "recurrent", "model.recurrent_dropout_rate": "recurrent",
-    "model.merge_mode": "bidirectional", "model.num_heads": "transformer",
-    "model.key_dim": "transformer", "model.ff_dim": "transformer",
-    "model.num_layers": "recurrent, transformer",
-}
 DATA_FIELDS = ("sequence_length", "vocabulary_size", "truncation", "padding", "subset",
                "num_examples", "synthetic_length", "validation_fraction", "test_fraction",
                "text_column", "label_column")
-MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig))
-TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
-FLOAT_FORMATS = {"train.learning_rate": "%.5f"}
-LABELS = {
-    "model.arch": "Architecture", "model.embedding_dim": "Embedding size",
-    "model.num_layers": "Layers", "model.num_heads": "Attention heads", "model.key_dim": "Key size",
-    "model.ff_dim": "Feed-forward width", "model.use_mask": "Mask padding",
-    "data.subset": "IMDB reviews (0 = all)", "data.num_examples": "Examples (synthetic)",
-    "data.synthetic_length": "Tokens per example (synthetic)",
-    "train.jit_compile": "XLA-compile the training step", "name": "Run name (optional)",
-}
+MODEL_FIELDS = tuple(row.name for path, row in FIELDS.items() if path.startswith("model."))
+TRAIN_FIELDS = tuple(row.name for path, row in FIELDS.items() if path.startswith("train."))
 REPEATS_KEY = "train.repeats"
 # Keys of the sweep and budget sections (inside the form, so the form's values apply with them).
 SWEEP_FIELD_KEY, SWEEP_VALUES_KEY = "train.sweep.field", "train.sweep.values"
@@ -71,18 +50,7 @@ def widget_key(path: str) -> str:
     return FORM_PREFIX + path.rpartition(".")[2]
 
 
-def _defaults() -> dict[str, Any]:
-    config = RunConfig()
-    values = {}
-    for section in (config.data, config.model, config.train):
-        prefix = {DataConfig: "data", ModelConfig: "model", TrainConfig: "train"}[type(section)]
-        for item in dataclasses.fields(section):
-            values[f"{prefix}.{item.name}"] = getattr(section, item.name)
-    values["seed"], values["name"] = config.seed, config.name
-    return values
-
-
-DEFAULTS = MappingProxyType(_defaults())  # read-only: shared by every session
+DEFAULTS = MappingProxyType(RunConfig().flat())  # read-only: shared by every session
 
 
 def init_form_state() -> None:
@@ -92,28 +60,26 @@ def init_form_state() -> None:
 
 
 def _label(path: str) -> str:
-    name = path.rpartition(".")[2].replace("_", " ")
-    label = LABELS.get(path, name[0].upper() + name[1:])
-    used = USED_BY.get(path)
-    return f"{label} ({used})" if used else label
+    """The field's label, with the architectures it matters for: "Units (recurrent)"."""
+    row = FIELDS[path]
+    return f"{row.label} ({', '.join(row.used_by)})" if row.used_by else row.label
 
 
 def field_widget(path: str) -> Any:
     """Draws the widget of one config field (inside the current container/form)."""
     key = widget_key(path)
-    default = DEFAULTS[path]
-    common = dict(key=key, help=FIELD_HELP.get(path), persist_state="session")
-    if path in CHOICES:
-        keep_choice(key, list(CHOICES[path]), default)
-        return st.selectbox(_label(path), CHOICES[path], **common)
-    if isinstance(default, bool):
+    row = FIELDS[path]
+    common = dict(key=key, help=row.help, persist_state="session")
+    if row.choices:
+        keep_choice(key, list(row.choices), row.default)
+        return st.selectbox(_label(path), row.choices, **common)
+    if row.kind is bool:
         return st.checkbox(_label(path), **common)
-    if isinstance(default, int):
+    if row.kind is int:
         return st.number_input(_label(path), min_value=0, step=1, **common)
-    if isinstance(default, float):
-        step = 0.0001 if path == "train.learning_rate" else 0.05
-        return st.number_input(_label(path), min_value=0.0, step=step,
-                               format=FLOAT_FORMATS.get(path, "%.2f"), **common)
+    if row.kind is float:
+        return st.number_input(_label(path), min_value=0.0, step=row.step,
+                               format=row.float_format, **common)
     return st.text_input(_label(path), **common)
 
 
@@ -121,7 +87,7 @@ def dataset_widget(options: dict[str, str], key: str = widget_key("data.dataset"
     """Draws the dataset choice (a value of `options`, titled by it)."""
     keep_choice(key, list(options), "toy")
     return st.selectbox("Dataset", list(options), format_func=lambda value: options.get(value, value),
-                        key=key, help=FIELD_HELP["data.dataset"], persist_state="session")
+                        key=key, help=FIELDS["data.dataset"].help, persist_state="session")
 
 
 def run_form(dataset_options: dict[str, str]) -> str | None:
@@ -172,8 +138,6 @@ def run_form(dataset_options: dict[str, str]) -> str | None:
 
 def _sweep_section() -> bool:
     """Draws the sweep controls; returns whether "Start sweep" was pressed."""
-    from seqlab.experiments import SWEEPABLE
-
     with st.expander("Sweep one setting over several values"):
         st.caption("Trains the recipe above once per architecture and value (and seed); the "
                    "Compare page's Sweep tab charts the result. On synthetic data the task "
@@ -217,13 +181,10 @@ def _budget_section() -> bool:
 
 def _apply_budget() -> None:
     """Sets the form's width field to meet the budget (a callback: widget values may change only here)."""
-    from seqlab import views
-    from seqlab.ui import error_message, load_dataset
-
     st.session_state[BUDGET_NOTICE_KEY] = st.session_state[BUDGET_ERROR_KEY] = ""
     try:
         config = form_config().validate()
-        fit = views.fit_to_budget(config, int(st.session_state[BUDGET_TARGET_KEY]),
+        fit = fit_to_budget(config, int(st.session_state[BUDGET_TARGET_KEY]),
                                   load_dataset(config.data, config.seed))
     except (ValueError, KeyError, OSError) as error:
         st.session_state[BUDGET_ERROR_KEY] = f"Cannot size to this budget: {error_message(error)}"
@@ -245,25 +206,22 @@ def queue_action(store, action: str, config: RunConfig, dataset) -> str:
     Raises:
         ValueError: bad sweep values, no architecture, a bad budget; nothing is queued then.
     """
-    from seqlab import views
-    from seqlab.experiments import seed_group
-
     repeats = int(st.session_state[REPEATS_KEY])
     if action == START:
-        run_ids = views.queue_groups(store, [seed_group(config, repeats)])
+        run_ids = jobs.queue_groups(store, [seed_group(config, repeats)])
         return f"Queued {len(run_ids)} run(s): {', '.join(run_ids)}."
     if action == SWEEP:
         field, archs = st.session_state[SWEEP_FIELD_KEY], st.session_state[SWEEP_ARCHS_KEY]
-        values = views.sweep_values(field, st.session_state[SWEEP_VALUES_KEY])
+        values = sweep_values(field, st.session_state[SWEEP_VALUES_KEY])
         seeds = int(st.session_state[SWEEP_SEEDS_KEY])
-        run_ids = views.queue_groups(store, views.sweep_groups(config, archs, field, values, seeds))
+        run_ids = jobs.queue_groups(store, sweep_groups(config, archs, field, values, seeds))
         return (f"Queued a sweep of {len(run_ids)} run(s): {', '.join(archs)} × {field} = "
                 f"{', '.join(map(str, values))}, {seeds} seed(s) each. The Compare page's Sweep "
                 f"tab charts it as runs complete.")
     if action == QUEUE_AT_BUDGET:
-        fits = views.budget_fits(config, int(st.session_state[BUDGET_TARGET_KEY]), dataset,
+        fits = budget_fits(config, int(st.session_state[BUDGET_TARGET_KEY]), dataset,
                                  st.session_state[BUDGET_ARCHS_KEY])
-        run_ids = views.queue_groups(store, [seed_group(fit.config, repeats) for fit in fits])
+        run_ids = jobs.queue_groups(store, [seed_group(fit.config, repeats) for fit in fits])
         return (f"Queued {len(run_ids)} run(s) at about {fits[0].target:,} parameters: "
                 + "; ".join(fit.text for fit in fits) + ".")
     raise ValueError(f"action: received {action!r}, expected one of {START!r}, {SWEEP!r}, {QUEUE_AT_BUDGET!r}")

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from seqlab import charts, jobs, views
+from seqlab import charts, jobs
+from seqlab.data.uploads import save_upload
+from seqlab.views.datasets import dataset_title
+from seqlab.views.runs import delete_runs
+from seqlab.views.train import run_progress
 from seqlab.store import RunRecord, RunStore
 from seqlab.ui import place_chart
 
@@ -16,7 +20,7 @@ RUN_COLUMNS = {
     "run_id": st.column_config.TextColumn("run id"),
 }
 
-# The Compare page's run table (`views.compare_runs_table`): friendly names, number formats.
+# The Compare page's run table (`compare_runs_table`): friendly names, number formats.
 COMPARE_RUN_COLUMNS = {
     "label": st.column_config.TextColumn("run"),
     "num_params": st.column_config.NumberColumn("parameters", format="localized"),
@@ -36,7 +40,7 @@ COMPARE_RUN_COLUMNS = {
 
 
 def show_runs_table(table: pd.DataFrame, empty_message: str) -> None:
-    """Shows a `views.recent_runs_table`, or `empty_message` when there are no runs."""
+    """Shows a `recent_runs_table`, or `empty_message` when there are no runs."""
     if table.empty:
         st.info(empty_message)
         return
@@ -45,10 +49,10 @@ def show_runs_table(table: pd.DataFrame, empty_message: str) -> None:
 
 def live_run_card(store: RunStore, record: RunRecord, curves: pd.DataFrame | None) -> None:
     """Draws one queued/running run: two progress bars, its curves so far, a Stop button."""
-    progress = views.run_progress(record)
+    progress = run_progress(record)
     with st.container(border=True):
         title, stop = st.columns([5, 1])
-        title.markdown(f"**{record.label}** · {views.dataset_title(record.config.data.dataset)} "
+        title.markdown(f"**{record.label}** · {dataset_title(record.config.data.dataset)} "
                        f"· `{record.run_id}` · {record.status}")
         stop.button(
             "Stop" if record.status == "running" else "Cancel",
@@ -83,14 +87,14 @@ def accept_upload(home, uploaded, text_column: str, label_column: str, select_ke
     Call before the dataset widget `select_key` is drawn in this run.
 
     Returns:
-        The saved `views.Upload`, or None when no file is uploaded.
+        The saved `Upload`, or None when no file is uploaded.
 
     Raises:
         DatasetError: the file cannot be read; nothing is saved.
     """
     if uploaded is None:
         return None
-    upload = views.save_upload(home, uploaded.name, uploaded.getvalue(), text_column, label_column)
+    upload = save_upload(home, uploaded.name, uploaded.getvalue(), text_column, label_column)
     seen_key = f"{select_key.partition('.')[0]}.selected_upload"
     if st.session_state.get(seen_key) != str(upload.path):
         # Only a new file switches the selection; later reruns leave the user's choice alone.
@@ -106,7 +110,7 @@ def delete_selected_runs(store: RunStore, run_ids: list[str]) -> None:
         store: the run store.
         run_ids: the selected runs, members of selected seed groups included.
     """
-    deleted, problems = views.delete_runs(store, run_ids)
+    deleted, problems = delete_runs(store, run_ids)
     # A group whose runs are all gone drops out of the selection with its option.
     st.session_state["compare.selected"] = [item for item in st.session_state.get("compare.selected", [])
                                             if item not in deleted]

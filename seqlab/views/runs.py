@@ -1,0 +1,82 @@
+"""Run lists that several pages show: recent runs, runs with a saved model, deleting runs."""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from seqlab.store import FINISHED_STATUSES, RunRecord, RunStore
+from seqlab.views.datasets import dataset_name, dataset_title
+
+ACTIVE_STATUSES = ("queued", "running")
+
+
+# Most telling first: a narrow page shows these and scrolls to the rest.
+RECENT_COLUMNS = ["label", "status", "progress", "best_val_accuracy", "test_accuracy", "dataset",
+                  "created", "run_id"]
+
+
+def recent_runs_table(
+    store: RunStore, limit: int = 10, statuses: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Returns the latest runs as `runs_table` rows (two queries)."""
+    records = store.list_runs(statuses=statuses, limit=limit)
+    return runs_table(records, store.epochs_frame([r.run_id for r in records]) if records else None)
+
+
+def runs_table(records: Sequence[RunRecord], epochs: pd.DataFrame | None) -> pd.DataFrame:
+    """Returns one row per run for a small table, `RECENT_COLUMNS`: label, status,
+    progress ("3/5 epochs"), best_val_accuracy, test_accuracy, dataset (short
+    name), created (UTC), run_id.
+
+    Args:
+        records: the runs, in the order to show.
+        epochs: `store.epochs_frame(...)` holding at least these runs' epochs.
+    """
+    if not records:
+        return pd.DataFrame(columns=RECENT_COLUMNS)
+    best = epochs.groupby("run_id")["val_accuracy"].max()
+    done = epochs.groupby("run_id")["epoch"].max()
+    rows = []
+    for record in records:
+        rows.append({
+            "run_id": record.run_id,
+            "label": record.label,
+            "dataset": dataset_name(record.config.data.dataset),
+            "status": record.status,
+            "progress": f"{int(done.get(record.run_id, 0))}/{record.config.train.epochs} epochs",
+            "best_val_accuracy": float(best.get(record.run_id, np.nan)),
+            "test_accuracy": record.test_accuracy,
+            "created": time.strftime("%Y-%m-%d %H:%M", time.gmtime(record.created_at)),
+        })
+    return pd.DataFrame(rows, columns=RECENT_COLUMNS)
+
+
+def model_runs(store: RunStore, arch: str | None = None) -> dict[str, str]:
+    """Returns finished runs that saved a model (newest first): run_id -> "label (run_id)".
+
+    Args:
+        arch: keep only this architecture (e.g. "transformer").
+    """
+    found = {}
+    for record in store.list_runs(statuses=FINISHED_STATUSES):
+        if arch is not None and record.arch != arch:
+            continue
+        if store.has_model(record.run_id):
+            found[record.run_id] = f"{record.label} · {dataset_title(record.config.data.dataset)} ({record.run_id})"
+    return found
+
+
+def delete_runs(store: RunStore, run_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Deletes runs and their artifacts; returns (deleted ids, messages for those kept)."""
+    deleted, problems = [], []
+    for run_id in run_ids:
+        try:
+            store.delete_run(run_id)
+            deleted.append(run_id)
+        except (KeyError, ValueError) as error:
+            problems.append(str(error.args[0]) if error.args else str(error))
+    return deleted, problems
