@@ -21,13 +21,38 @@ st.markdown(
     "Look inside: tokens and padding, attention heatmaps, and predictions side by side."
 )
 
+
+
+def show_lesson(lesson) -> None:
+    """Places a preset's verdict: held, missed, or still waiting for its runs."""
+    if lesson.status == "held":
+        st.success(lesson.sentence, icon=":material/check_circle:")
+    elif lesson.status == "missed":
+        st.warning(lesson.sentence, icon=":material/help:")
+    elif lesson.sentence:
+        st.caption(f":material/hourglass_top: {lesson.sentence}")
+
+
+@st.fragment(run_every=3.0)
+def live_lesson(title: str) -> None:
+    """Redraws one preset's verdict from the store while its runs train."""
+    lesson = next(card.lesson for card in preset_cards(True, store) if card.title == title)
+    show_lesson(lesson)
+
+
 st.subheader("Start with a preset")
+st.caption("Each preset says what it should show; once its runs finish, its card says whether it did.")
 with error_boundary("Cannot queue this preset"):
     columns = st.columns(2)
-    for index, card in enumerate(preset_cards(imdb_status().found)):
+    for index, card in enumerate(preset_cards(imdb_status().found, store)):
         with columns[index % 2].container(border=True):
             st.markdown(f"**{card.title}**")
             st.caption(card.caption)
+            st.markdown(card.lesson.expectation)
+            if card.lesson.status == "waiting":
+                live_lesson(card.title)
+            else:
+                show_lesson(card.lesson)
             if card.needs_imdb:
                 st.caption(":material/warning: Needs IMDB, which was not found locally (see below): "
                            "these runs will try to download it.")

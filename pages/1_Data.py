@@ -10,7 +10,7 @@ st.set_page_config(page_title="Data · seqlab", page_icon=":material/description
 
 from seqlab import charts  # noqa: E402
 from seqlab.views.data import data_config, label_counts_table, truncation_summary  # noqa: E402
-from seqlab.views.datasets import dataset_options, lengths_table  # noqa: E402
+from seqlab.views.datasets import dataset_lesson, dataset_options, lengths_table  # noqa: E402
 from seqlab.config import FIELD_HELP, SIDES, DataConfig, field_bounds  # noqa: E402
 from seqlab.data import dataset_summary_table, examples_table  # noqa: E402
 from seqlab.ui import (  # noqa: E402
@@ -81,6 +81,8 @@ with error_boundary("Cannot load this dataset"):
     config = data_config(settings)
     dataset = load_dataset(config)
     st.caption(dataset.description)
+    if dataset_lesson(settings["dataset"]):
+        st.markdown(f"**What it is for:** {dataset_lesson(settings['dataset'])}")
     if st.button("Train with these data settings", key="data.use_settings"):
         set_form_values({f"data.{name}": value for name, value in settings.items()})
         st.switch_page("pages/2_Train.py")

@@ -23,6 +23,21 @@ st.title("Train")
 st.caption("Runs train in a background worker: you can queue several, close this tab and come "
            "back; progress and curves are read from the run store.")
 
+
+@st.fragment(run_every=1.0)
+def active_runs() -> None:
+    """Redraws queued and running runs from the store every second, at the top where a preset click lands."""
+    with error_boundary("Cannot read the run store"):
+        board = live_board(store)
+        if not board.active:
+            return
+        st.subheader("Active runs")
+        for record in board.active:
+            live_run_card(store, record, board.curves.get(record.run_id))
+
+
+active_runs()
+
 action = run_form(dataset_options(store.home, imdb_status().found))
 forms.show_budget_messages()
 
@@ -34,24 +49,21 @@ with error_boundary("Check the form"):
         st.session_state["train.notice"] = forms.queue_action(store, action, config, dataset)
 
 if st.session_state["train.notice"]:
-    st.success(st.session_state["train.notice"])
+    st.success(st.session_state["train.notice"] + " Its progress shows under Active runs at the top of this page.")
 
 
 @st.fragment(run_every=1.0)
-def live_runs() -> None:
-    """Redraws queued/running runs and the latest finished ones from the store every second."""
+def finished_runs() -> None:
+    """Redraws the latest finished runs from the store every second."""
     with error_boundary("Cannot read the run store"):
         board = live_board(store)
-        st.subheader("Active runs")
         if not board.active:
             st.info("No run is training. Set up a run above and press Start training, "
                     "or pick a preset on the home page.")
-        for record in board.active:
-            live_run_card(store, record, board.curves.get(record.run_id))
         st.subheader("Recently finished")
         show_runs_table(board.recent, "No finished runs yet.")
         if board.latest is not None:
             finished_run_card(board.latest, board.curves.get(board.latest.run_id))
 
 
-live_runs()
+finished_runs()

@@ -9,34 +9,41 @@ import streamlit as st
 st.set_page_config(page_title="Attention · seqlab", page_icon=":material/grid_view:")
 
 from seqlab import charts  # noqa: E402
-from seqlab.views.attention import attention_heads, no_attention_message  # noqa: E402
+from seqlab.views.attention import (  # noqa: E402
+    MAX_SHOWN_TOKENS, SHOW_MODES, WINDOW, attention_heads, attention_view, linked_run,
+    no_attention_message,
+)
 from seqlab.views.runs import model_runs  # noqa: E402
 from seqlab.data import examples_table  # noqa: E402
 from seqlab.ui import (  # noqa: E402
-    attention_for_text, error_boundary, get_store, init_state, keep_choice, load_dataset,
-    place_chart,
+    attention_map, error_boundary, get_store, init_state, keep_choice, load_dataset, place_chart,
 )
+
+RUN_PARAM = "attention.run_id"  # the URL holds the run id (not the selectbox's label)
 
 store = get_store()
 init_state({"attention.source": "Type a sentence",
-            "attention.text": "the acting was not good but the story was great"})
+            "attention.text": "the acting was not good but the story was great",
+            "attention.show": WINDOW})
 
 st.title("Attention")
 st.caption("A Transformer run's attention weights for one text: row = the token that looks "
-           "(query), column = the token it looks at (key). Padding is left out.")
+           "(query), column = the token it looks at (key). Colour = how many times an even share "
+           "(1/n) a weight is: white is an even spread, orange more, blue less. Padding is left out.")
 
 with error_boundary():
     runs = model_runs(store, arch="transformer")
-    linked = st.query_params.get("attention.run_id")
-    if linked and linked not in runs:
-        st.info(no_attention_message(store, linked))
+    linked = linked_run(st.query_params.get(RUN_PARAM), runs)
+    if st.query_params.get(RUN_PARAM) and linked is None:
+        st.info(no_attention_message(store, st.query_params[RUN_PARAM]))
     if not runs:
         st.info("Attention maps exist for transformer runs: train one on the Train page "
                 "(architecture: transformer), then come back here.")
         st.stop()
-    keep_choice("attention.run_id", list(runs), linked if linked in runs else next(iter(runs)))
+    keep_choice("attention.run_id", list(runs), linked or next(iter(runs)))
     run_id = st.selectbox("Transformer run", list(runs), format_func=runs.get, key="attention.run_id",
-                          bind="query-params", help="Finished transformer runs with a saved model.")
+                          help="Finished transformer runs with a saved model.")
+    st.query_params[RUN_PARAM] = run_id
     record = store.get_run(run_id)
 
     source = st.radio("Text", ["Type a sentence", "Pick a dataset example"],
@@ -48,13 +55,26 @@ with error_boundary():
         text = st.selectbox("Example from the test split", examples["text"].tolist(),
                             key="attention.example")
 
-    attention = attention_for_text(str(store.home), run_id, text)
-    layers = sorted(attention["layer"].unique().tolist())
+    found = attention_map(str(store.home), run_id, text)
+    layers = sorted(int(layer) for layer in found.table["layer"].unique())
+    heads = attention_heads(found.table)
     keep_choice("attention.layer", layers, layers[-1])
-    layer = st.selectbox("Layer (encoder block)", layers, key="attention.layer")
-    place_chart(charts.attention_grid_chart(attention, layer), key="attention.grid")
-
-    heads = attention_heads(attention)
     keep_choice("attention.head", heads, "mean")
-    head = st.selectbox("Head to enlarge", heads, key="attention.head")
-    place_chart(charts.attention_heatmap_chart(attention, layer, head), key="attention.heatmap")
+    layer_column, head_column = st.columns(2)
+    layer = layer_column.selectbox("Layer (encoder block)", layers, key="attention.layer")
+    head = head_column.selectbox("Head to enlarge", heads, key="attention.head")
+
+    mode, first = WINDOW, 0
+    if len(found.tokens) > MAX_SHOWN_TOKENS:
+        mode = st.radio(f"Tokens shown (at most {MAX_SHOWN_TOKENS})", SHOW_MODES,
+                        key="attention.show", horizontal=True)
+        if mode == WINDOW:
+            last_start = len(found.tokens) - MAX_SHOWN_TOKENS + 1
+            if st.session_state.get("attention.first", 1) > last_start:
+                st.session_state["attention.first"] = last_start
+            first = st.slider("First token shown", 1, last_start, key="attention.first") - 1
+    view = attention_view(found, layer, head, mode, first)
+    for note in view.notes:
+        st.info(note)
+    place_chart(charts.attention_grid_chart(view.table, layer), key="attention.grid")
+    place_chart(charts.attention_heatmap_chart(view.table, layer, head), key="attention.heatmap")

@@ -1,7 +1,14 @@
 """Attention weights of a trained Transformer run, as arrays and as tidy tables.
 
 Keras is imported inside the functions that need a model, so `attention_table`
-stays usable from pages and charts that never load TensorFlow.
+and the measures of spread stay usable from pages and charts that never load
+TensorFlow.
+
+A weight means little on its own: 0.10 is a strong preference in a row of 40
+tokens and an even spread in a row of 10. So every weight also comes as a
+`relative_weight`, the weight times the number of keys its row spreads over
+(1.0 = an even share, 5.0 = five times it), and a row's `peak` is its largest
+relative weight.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ if TYPE_CHECKING:
     import keras
 
 PADDING_TOKEN = ""
+# A layer whose every row's most-attended key gets less than this many times an
+# even share is "nearly uniform" (an untrained or bag-of-words-like model: ~1.01).
+NEARLY_UNIFORM_PEAK = 1.5
 
 
 def has_attention(model: "keras.Model") -> bool:
@@ -85,8 +95,10 @@ def attention_table(scores_one_example: np.ndarray, tokens: list[str]) -> pd.Dat
         DataFrame with one row per (layer, head, query, key) of real tokens:
         `layer` (int, from 1), `head` (str: "1".."heads", and "mean"),
         `query_position`, `key_position` (int, from 0), `query_token`,
-        `key_token` (str, unique labels such as "3:movie" for chart axes) and
-        `weight` (float).
+        `key_token` (str, unique labels such as "3:movie" for chart axes),
+        `weight` (float) and `relative_weight` (weight times the number of
+        keys the row spreads over: the real tokens with the padding mask,
+        all T positions without it; 1.0 = an even share).
 
     Raises:
         ValueError: if the scores are not (layers, heads, T, T) or the tokens
@@ -107,7 +119,11 @@ def attention_table(scores_one_example: np.ndarray, tokens: list[str]) -> pd.Dat
     num_layers, num_heads = scores.shape[:2]
     with_mean = np.concatenate([scores, scores.mean(axis=1, keepdims=True)], axis=1)
     real = np.array([i for i, token in enumerate(tokens) if token != PADDING_TOKEN], dtype=int)
+    padding = np.setdiff1d(np.arange(length), real)
     kept = with_mean[:, :, real][:, :, :, real]  # (layers, heads + 1, R, R)
+    # With the run's padding mask, real queries give padding keys exactly 0.
+    masked = not np.any(with_mean[:, :, real][:, :, :, padding])
+    num_keys = len(real) if masked else length
     labels = np.array([f"{i}:{tokens[i]}" for i in real], dtype=object)
     head_names = np.array([str(h + 1) for h in range(num_heads)] + ["mean"], dtype=object)
     layer, head, query, key = (
@@ -121,7 +137,40 @@ def attention_table(scores_one_example: np.ndarray, tokens: list[str]) -> pd.Dat
         "query_token": labels[query],
         "key_token": labels[key],
         "weight": kept.ravel(),
+        "relative_weight": kept.ravel() * num_keys,
     })
+
+
+def row_peaks(table: pd.DataFrame) -> pd.DataFrame:
+    """Returns each row's peak: how many times an even share its most-attended key gets.
+
+    Args:
+        table: an `attention_table` (or a part of it); a table without
+            `relative_weight` is taken to hold whole rows of masked weights.
+
+    Returns:
+        One row per (layer, head, query_position): `layer`, `head`,
+        `query_position`, `peak` (1.0 for an even spread, n when one key of n
+        takes everything) and `top_key` (the label of that key).
+    """
+    if "relative_weight" not in table:
+        counts = table.groupby(["layer", "head", "query_position"])["weight"].transform("size")
+        table = table.assign(relative_weight=table["weight"] * counts)
+    top = table.loc[table.groupby(["layer", "head", "query_position"])["relative_weight"].idxmax()]
+    return top[["layer", "head", "query_position", "relative_weight", "key_token"]].rename(
+        columns={"relative_weight": "peak", "key_token": "top_key"}).reset_index(drop=True)
+
+
+def largest_peak(table: pd.DataFrame, layer: int) -> float:
+    """Returns the largest row peak of `layer`'s own heads (their mean left out)."""
+    peaks = row_peaks(table[(table["layer"] == layer) & (table["head"].astype(str) != "mean")])
+    return float(peaks["peak"].max()) if len(peaks) else float("nan")
+
+
+def nearly_uniform(table: pd.DataFrame, layer: int) -> bool:
+    """Returns whether no head of `layer` gives any key `NEARLY_UNIFORM_PEAK` times an even share."""
+    peak = largest_peak(table, layer)
+    return bool(peak == peak and peak < NEARLY_UNIFORM_PEAK)
 
 
 def _checked_ids(token_ids: np.ndarray, vocabulary_size: int, sequence_length: int) -> np.ndarray:

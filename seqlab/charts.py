@@ -29,6 +29,9 @@ SPLIT_DASHES = alt.Scale(domain=["train", "validation"], range=[[1, 0], [6, 4]])
 MASK_COLOURS = alt.Scale(domain=["real token", "padding"], range=["#4c78a8", "#e0e0e0"])
 # Dark, not red: the default palette already colours the validation split red.
 CUT_COLOUR = "#31333f"
+# The chance line of accuracy charts: what always guessing the majority class scores.
+CHANCE_COLOUR = "#808495"
+CHANCE_WORDS = "chance (majority class)"
 SPLIT_ORDER = ["train", "validation", "test"]
 ON_FRONT, DOMINATED = "on the front", "dominated"  # the Pareto chart's legend
 # The length histogram's bars: one per token count up to this many, wider round bins beyond.
@@ -41,7 +44,17 @@ LEGEND_ROW, LEGEND_MARGIN = 30, 90
 # A log axis helps once values span more than this factor.
 LOG_SPAN = 10
 FACET_CELL = 220
-GRID_CELL = 170
+# Attention heatmaps: pixels per token of the enlarged heatmap (a 10 px label fits) and
+# what its title, x labels and legend take; weights are printed in cells up to this many tokens.
+ATTENTION_STEP, ATTENTION_MARGIN, ATTENTION_PRINTED_TOKENS = 16, 200, 16
+# The per-head grid: the smallest cell, pixels per token (a 9 px label fits), the space
+# between cells, and the width it must fit (Streamlit's centred page; the wide one is wider)
+# beside its y labels.
+GRID_CELL, GRID_STEP, GRID_SPACING, GRID_FONT = 150, 12, 16, 9
+ATTENTION_PAGE_WIDTH, ATTENTION_LABEL_WIDTH = 700, 110
+# Colours of attention: times an even share, on a log scale from 1/8 to 8, white at 1.
+RELATIVE_DOMAIN = [0.125, 8.0]
+RELATIVE_TICKS = [0.125, 0.25, 0.5, 1, 2, 4, 8]
 
 
 def metric_overlay_chart(curves: pd.DataFrame, metric: str = "loss") -> alt.LayerChart | alt.Chart:
@@ -51,17 +64,21 @@ def metric_overlay_chart(curves: pd.DataFrame, metric: str = "loss") -> alt.Laye
 
     Args:
         curves: `analysis.tables.curves_table(...)` (run_id, label, epoch, split,
-            metric, value).
+            metric, value; majority_fraction draws the chance line).
         metric: "loss" or "accuracy".
 
     Returns:
-        Lines with points, tooltip run / split / epoch / value.
+        Lines with points, tooltip run / split / epoch / value; for accuracy,
+        a grey dotted rule at each distinct majority-class share of the runs
+        (`chance_rule`), last.
 
     Raises:
         ValueError: on an unknown metric or missing columns.
     """
     _check_choice("metric", metric, ("loss", "accuracy"))
     title = f"{metric.capitalize()} per epoch (solid: train, dashed: validation)"
+    if metric == "accuracy":
+        title = alt.Title(title, subtitle=f"grey dotted: {CHANCE_WORDS}")
     if _is_empty(curves):
         return _empty_chart(title)
     require_columns(curves, ["run_id", "label", "epoch", "split", "metric", "value"], "curves")
@@ -85,18 +102,52 @@ def metric_overlay_chart(curves: pd.DataFrame, metric: str = "loss") -> alt.Laye
     )
     lines = base.mark_line().add_params(highlight)
     points = base.mark_point(filled=True, size=30)
-    return alt.layer(lines, points).properties(title=title, width="container", height=300)
+    layers = [lines, points]
+    if metric == "accuracy":
+        layers += chance_rule(data, y_title=metric)
+    return alt.layer(*layers).properties(title=title, width="container", height=300)
 
 
-def training_curves_chart(curves: pd.DataFrame) -> alt.Chart:
+def chance_rule(curves: pd.DataFrame, label: str = "label", y_title: str = "accuracy") -> list[alt.Chart]:
+    """Returns the chance line of an accuracy chart: a rule at each run's majority-class share.
+
+    Args:
+        curves: rows with a majority_fraction column (runs without one are
+            left out) and `label` naming the run or group.
+        label: the column named in the tooltip.
+        y_title: the y axis title of the chart it is layered on.
+
+    Returns:
+        [] when no run recorded its share, else one rule layer (one rule per
+        distinct share, tooltip: the share and the runs it belongs to).
+    """
+    if "majority_fraction" not in curves:
+        return []
+    shares = curves.dropna(subset=["majority_fraction"])
+    if shares.empty:
+        return []
+    table = (shares.assign(name=shares[label].astype(str))
+             .groupby(shares["majority_fraction"].round(4), sort=True)["name"]
+             .agg(lambda names: ", ".join(dict.fromkeys(names)))
+             .rename("runs").rename_axis("majority_fraction").reset_index())
+    return [alt.Chart(table).mark_rule(color=CHANCE_COLOUR, strokeDash=[2, 3], strokeWidth=1.5).encode(
+        y=alt.Y("majority_fraction:Q", title=y_title),
+        tooltip=[alt.Tooltip("majority_fraction:Q", title=CHANCE_WORDS, format=".3f"),
+                 alt.Tooltip("runs:N", title="runs")],
+    )]
+
+
+def training_curves_chart(curves: pd.DataFrame) -> alt.FacetChart | alt.Chart:
     """Shows one run's loss and accuracy side by side, train vs validation.
 
     Args:
-        curves: `analysis.tables.curves_table(...)` for a single run.
+        curves: `analysis.tables.curves_table(...)` for a single run
+            (majority_fraction, when recorded, draws the chance line).
 
     Returns:
         A chart faceted by metric (independent y scales), tooltip split /
-        epoch / value.
+        epoch / value; the accuracy panel has a grey dotted rule at the
+        run's majority-class share (chance).
 
     Raises:
         ValueError: if the table holds several runs or lacks columns.
@@ -111,17 +162,26 @@ def training_curves_chart(curves: pd.DataFrame) -> alt.Chart:
             f"curves: received {len(run_ids)} runs, expected one run; filter the curves "
             f"table to one run_id, or use metric_overlay_chart to compare runs"
         )
-    return alt.Chart(curves).mark_line(point=True).encode(
+    lines = alt.Chart().mark_line(point=True).encode(
         x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("value:Q", title="value", scale=alt.Scale(zero=False)),
         color=alt.Color("split:N", title="split", scale=alt.Scale(domain=["train", "validation"])),
         strokeDash=alt.StrokeDash("split:N", title="split", scale=SPLIT_DASHES),
-        column=alt.Column("metric:N", title=None, sort=["loss", "accuracy"]),
         tooltip=[
             alt.Tooltip("metric:N"), alt.Tooltip("split:N"), alt.Tooltip("epoch:Q"),
             alt.Tooltip("value:Q", format=".4f"),
         ],
-    ).properties(title=title, width=FACET_CELL + 60, height=FACET_CELL).resolve_scale(y="independent")
+    )
+    layers = [lines]
+    if "majority_fraction" in curves and curves["majority_fraction"].notna().any():
+        title = alt.Title(title, subtitle=f"grey dotted: {CHANCE_WORDS}")
+        layers.append(alt.Chart().transform_filter(alt.datum.metric == "accuracy").mark_rule(
+            color=CHANCE_COLOUR, strokeDash=[2, 3], strokeWidth=1.5,
+        ).encode(y=alt.Y("mean(majority_fraction):Q", title="value"),
+                 tooltip=[alt.Tooltip("mean(majority_fraction):Q", title=CHANCE_WORDS, format=".3f")]))
+    return alt.layer(*layers, data=curves).properties(width=FACET_CELL + 60, height=FACET_CELL).facet(
+        column=alt.Column("metric:N", title=None, sort=["loss", "accuracy"]),
+    ).properties(title=title).resolve_scale(y="independent")
 
 
 def gap_chart(gap_table: pd.DataFrame) -> alt.LayerChart | alt.Chart:
@@ -177,7 +237,9 @@ def group_band_chart(
             (mean ± one standard deviation).
 
     Returns:
-        Mean lines over translucent bands, tooltip with mean, std, min, max, n.
+        Mean lines over translucent bands, tooltip with mean, std, min, max,
+        n; for accuracy, the groups' chance line (`chance_rule`) when the
+        table has majority_fraction.
 
     Raises:
         ValueError: on an unknown metric, split or band, or missing columns.
@@ -222,7 +284,8 @@ def group_band_chart(
         y="mean:Q", strokeDash=alt.StrokeDash("split:N", title="split", scale=SPLIT_DASHES,
                                               legend=None if split else alt.Legend())
     )
-    return alt.layer(area, line).properties(title=title, width="container", height=300)
+    chance = chance_rule(data, label="group_label", y_title=f"{metric} (mean)") if metric == "accuracy" else []
+    return alt.layer(area, line, *chance).properties(title=title, width="container", height=300)
 
 
 def length_histogram_chart(lengths: pd.DataFrame | Sequence[int] | np.ndarray, sequence_length: int) -> alt.LayerChart | alt.Chart:
@@ -405,6 +468,15 @@ def tokens_chart(tokenization_table: pd.DataFrame) -> alt.LayerChart | alt.Chart
 def attention_heatmap_chart(attention_table: pd.DataFrame, layer: int, head: int | str) -> alt.LayerChart | alt.Chart:
     """Heatmap of one head's attention: query tokens (rows) x key tokens (columns).
 
+    Colour shows the departure from an even spread, not the raw weight: a
+    cell's `relative_weight` (weight times the number of keys its row spreads
+    over) on a log scale centred on 1, so an even share is white, above it
+    orange, below it blue, and a uniform map reads as uniform. Every token is
+    labelled on both axes (no label is skipped), and the chart takes the
+    page's width: show a window of at most
+    `seqlab.views.attention.MAX_SHOWN_TOKENS` tokens so each keeps a readable
+    row and column.
+
     Padding never appears on the axes: rows whose token is "" or whose
     query_mask/key_mask (when present) is False are dropped. Axes keep token
     order; when a token string repeats, ticks read "position: token" so the
@@ -414,13 +486,14 @@ def attention_heatmap_chart(attention_table: pd.DataFrame, layer: int, head: int
         attention_table: one text's attention, one row per layer, head,
             query and key with columns layer, head (a number or "mean"),
             query_position, query_token, key_position, key_token, weight;
-            optionally query_mask and key_mask.
+            optionally relative_weight (computed from the rows present when
+            absent), query_mask and key_mask.
         layer: the encoder block to show.
         head: the head (or "mean").
 
     Returns:
-        Rects coloured by weight on a sequential scale, tooltip query / key /
-        weight, with the weights printed when the text is short.
+        Rects coloured by relative weight, tooltip query / key / weight /
+        times an even share, with the weights printed when the text is short.
 
     Raises:
         ValueError: on missing columns, several texts in the table, or a
@@ -438,34 +511,34 @@ def attention_heatmap_chart(attention_table: pd.DataFrame, layer: int, head: int
             f"{', '.join(f'({l}, {h})' for l, h in choices)}"
         )
     order = _token_order(chosen)
-    short = len(order) <= 16
     base = alt.Chart(chosen).encode(
-        x=alt.X("key:O", sort=order, title="key token (attended to)", axis=alt.Axis(labelAngle=-45)),
-        y=alt.Y("query:O", sort=order, title="query token"),
-        tooltip=[
-            alt.Tooltip("query:N", title="query"), alt.Tooltip("key:N", title="key"),
-            alt.Tooltip("weight:Q", format=".3f"),
-        ],
+        x=alt.X("key:O", sort=order, title="key token (attended to)", axis=_token_axis(-90)),
+        y=alt.Y("query:O", sort=order, title="query token", axis=_token_axis(0)),
+        tooltip=_attention_tooltip(),
     )
-    cells = base.mark_rect().encode(
-        color=alt.Color("weight:Q", title="attention", scale=alt.Scale(scheme="blues", domainMin=0))
-    )
+    cells = base.mark_rect().encode(color=_relative_colour())
     chart = cells
-    if short:
+    if len(order) <= ATTENTION_PRINTED_TOKENS:
         text = base.mark_text(fontSize=9).encode(
             text=alt.Text("weight:Q", format=".2f"),
-            # White on the darker half of the colour scale, black on the lighter.
+            # White on the strong ends of the colour scale, black near an even share.
             color=alt.condition(
-                alt.datum.weight > float(chosen["weight"].max()) / 2, alt.value("white"), alt.value("black")
+                (alt.datum.shade > 4) | (alt.datum.shade < 0.25), alt.value("white"), alt.value("black")
             ),
         )
         chart = alt.layer(cells, text)
-    # Streamlit fits the whole chart (title and labels too) into `height`.
-    return chart.properties(title=title, width="container", height=160 + 26 * len(order))
+    # Streamlit fits the whole chart (title, labels and legend too) into `height`.
+    return chart.properties(title=title, width="container",
+                            height=ATTENTION_MARGIN + ATTENTION_STEP * len(order))
 
 
 def attention_grid_chart(attention_table: pd.DataFrame, layer: int | None = None) -> alt.Chart:
     """Small-multiple heatmaps of every head of a layer, plus their mean.
+
+    Same colours as `attention_heatmap_chart` (relative to an even share);
+    every token labelled; as many heads a row as fit `ATTENTION_PAGE_WIDTH`
+    pixels (one a row for long windows), so the grid is never wider than
+    the page.
 
     Args:
         attention_table: as for `attention_heatmap_chart`; a "mean" head is
@@ -473,8 +546,7 @@ def attention_grid_chart(attention_table: pd.DataFrame, layer: int | None = None
         layer: the encoder block; None takes the last one.
 
     Returns:
-        A chart faceted by head (fixed-size cells), sequential colour scale
-        shared by all heads.
+        A chart faceted by head (fixed-size cells), colour scale shared by all heads.
 
     Raises:
         ValueError: as for `attention_heatmap_chart`.
@@ -490,24 +562,21 @@ def attention_grid_chart(attention_table: pd.DataFrame, layer: int | None = None
             f"layer: received {layer!r}, expected one of {', '.join(map(str, sorted(data['layer'].unique())))}"
         )
     if "mean" not in set(chosen["head"]):
-        mean = chosen.groupby(["layer", "query", "key", "query_position", "key_position"], as_index=False)["weight"].mean()
-        chosen = pd.concat([chosen, mean.assign(head="mean")], ignore_index=True)
+        keys = ["layer", "query", "key", "query_position", "key_position"]
+        mean = chosen.groupby(keys, as_index=False)[["weight", "relative_weight"]].mean()
+        mean = mean.assign(head="mean", shade=mean["relative_weight"].clip(*RELATIVE_DOMAIN))
+        chosen = pd.concat([chosen, mean], ignore_index=True)
     order = _token_order(chosen)
     heads = sorted(set(chosen["head"]) - {"mean"}, key=lambda h: (len(h), h)) + ["mean"]
-    # Three heads a row fit a page's width for short texts; a long text gets a row per head.
-    cell = max(GRID_CELL, 8 * len(order))
-    columns = 3 if len(order) <= 20 else 1
+    cell = max(GRID_CELL, GRID_STEP * len(order))
+    columns = max(1, min(len(heads), (ATTENTION_PAGE_WIDTH - ATTENTION_LABEL_WIDTH) // (cell + GRID_SPACING)))
     return alt.Chart(chosen).mark_rect().encode(
-        x=alt.X("key:O", sort=order, title="key token", axis=alt.Axis(labelAngle=-45)),
-        y=alt.Y("query:O", sort=order, title="query token"),
+        x=alt.X("key:O", sort=order, title="key token", axis=_token_axis(-90, GRID_FONT)),
+        y=alt.Y("query:O", sort=order, title="query token", axis=_token_axis(0, GRID_FONT)),
         # Below the grid: a page stretching the grid to its width would clip a legend on the right.
-        color=alt.Color("weight:Q", title="attention", scale=alt.Scale(scheme="blues", domainMin=0),
-                        legend=alt.Legend(orient="bottom")),
-        facet=alt.Facet("head:N", title="head", sort=heads, columns=columns),
-        tooltip=[
-            alt.Tooltip("head:N"), alt.Tooltip("query:N", title="query"), alt.Tooltip("key:N", title="key"),
-            alt.Tooltip("weight:Q", format=".3f"),
-        ],
+        color=_relative_colour(legend=alt.Legend(orient="bottom", values=RELATIVE_TICKS, format="~g")),
+        facet=alt.Facet("head:N", title="head", sort=heads, columns=columns, spacing=GRID_SPACING),
+        tooltip=[alt.Tooltip("head:N"), *_attention_tooltip()],
     ).properties(title=f"{title} in layer {layer} (and their mean)", width=cell, height=cell)
 
 
@@ -567,7 +636,8 @@ def sweep_chart(sweep_table: pd.DataFrame, vary: str, metric: str = "val_accurac
 
     Args:
         sweep_table: `analysis.sweeps.sweep_table(...)` (arch, value, metric
-            columns, n_runs; val_accuracy_std draws error bars).
+            columns, n_runs; val_accuracy_std draws error bars;
+            compile_seconds joins the seconds chart's tooltip).
         vary: the swept config column, for the axis title.
         metric: "val_accuracy" or "seconds_per_epoch".
 
@@ -588,11 +658,16 @@ def sweep_chart(sweep_table: pd.DataFrame, vary: str, metric: str = "val_accurac
     numeric = pd.api.types.is_numeric_dtype(sweep_table["value"])
     x = (alt.X("value:Q", title=vary, scale=_scale_for(sweep_table["value"])) if numeric
          else alt.X("value:O", title=vary))
+    tooltip = [alt.Tooltip("arch:N"), alt.Tooltip("value", title=vary),
+               alt.Tooltip(f"{metric}:Q", title=metric_title, format=".4f"), alt.Tooltip("n_runs:Q", title="runs")]
+    if metric == "seconds_per_epoch" and "compile_seconds" in sweep_table:
+        # The steady figure; the one-off compile of the first epoch stated beside it.
+        title = alt.Title(title, subtitle="steady epochs (after the first); the one-off compile is in the tooltip")
+        tooltip.append(alt.Tooltip("compile_seconds:Q", title="one-off compile (s)", format=".1f"))
     base = alt.Chart(sweep_table).encode(
         x=x,
         color=alt.Color("arch:N", title="architecture", scale=RUN_COLOURS),
-        tooltip=[alt.Tooltip("arch:N"), alt.Tooltip("value", title=vary),
-                 alt.Tooltip(f"{metric}:Q", title=metric_title, format=".4f"), alt.Tooltip("n_runs:Q", title="runs")],
+        tooltip=tooltip,
     )
     lines = base.mark_line(point=True).encode(y=alt.Y(f"{metric}:Q", title=metric_title, scale=alt.Scale(zero=False)))
     layers = [lines]
@@ -701,7 +776,37 @@ def _attention_data(attention_table: pd.DataFrame) -> pd.DataFrame | None:
         tokens = data[f"{side}_token"].astype(str)
         return tokens if unique else data[f"{side}_position"].astype(int).astype(str) + ": " + tokens
 
-    return data.assign(head=data["head"].astype(str), query=axis_labels("query"), key=axis_labels("key"))
+    if "relative_weight" not in data:
+        # Whole rows of masked weights: an even share is 1 / (keys in the row).
+        counts = data.groupby(["layer", "head", "query_position"])["weight"].transform("size")
+        data = data.assign(relative_weight=data["weight"] * counts)
+    # The colour field: clipped into the log scale's domain (a log of 0 has no colour).
+    shade = data["relative_weight"].clip(*RELATIVE_DOMAIN)
+    return data.assign(head=data["head"].astype(str), query=axis_labels("query"), key=axis_labels("key"),
+                       shade=shade)
+
+
+def _token_axis(angle: int, font_size: int = 10) -> alt.Axis:
+    """A token axis that draws every label (Vega-Lite would drop overlapping ones)."""
+    return alt.Axis(labelAngle=angle, labelOverlap=False, labelFontSize=font_size, labelLimit=100,
+                    labelPadding=2)
+
+
+def _relative_colour(legend: alt.Legend | None = None) -> alt.Color:
+    """Colour by `shade`: times an even share, log scale, white at 1 (see RELATIVE_DOMAIN)."""
+    return alt.Color(
+        "shade:Q", title="× an even share",
+        scale=alt.Scale(type="log", domain=RELATIVE_DOMAIN, domainMid=1, scheme="blueorange", clamp=True),
+        legend=legend or alt.Legend(values=RELATIVE_TICKS, format="~g"),
+    )
+
+
+def _attention_tooltip() -> list[alt.Tooltip]:
+    return [
+        alt.Tooltip("query:N", title="query"), alt.Tooltip("key:N", title="key"),
+        alt.Tooltip("weight:Q", format=".3f"),
+        alt.Tooltip("relative_weight:Q", title="× an even share", format=".2f"),
+    ]
 
 
 def _token_order(data: pd.DataFrame) -> list[str]:

@@ -27,7 +27,8 @@ from types import MappingProxyType
 from typing import Any
 
 ARCHITECTURES = ("lstm", "gru", "bilstm", "bigru", "transformer", "baseline")
-BUILTIN_DATASETS = ("toy", "synthetic-longrange", "synthetic-variable", "imdb")
+BUILTIN_DATASETS = ("toy", "synthetic-presence", "synthetic-longrange", "synthetic-negation",
+                    "synthetic-variable", "imdb")
 SIDES = ("pre", "post")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 POOLINGS = ("mean", "max", "first")
@@ -84,6 +85,8 @@ class ModelConfig:
     key_dim: int = 16
     ff_dim: int = 64
     pooling: str = "mean"
+    position_embedding: bool = True
+    scale_embeddings: bool = True
     use_mask: bool = True
 
 
@@ -98,6 +101,7 @@ class TrainConfig:
     jit_compile: bool = True
     steps_per_execution: int = 8
     precision: str = "float32"
+    restore_best: bool = True
 
 
 @dataclass(frozen=True)
@@ -348,7 +352,7 @@ class Field:
 _FIELD_ROWS = (
     Field("data.dataset", or_path=True, choices=BUILTIN_DATASETS,
           expected=f"one of {', '.join(BUILTIN_DATASETS)} or a path to a .csv/.tsv/.jsonl file",
-          help="toy trains in seconds; synthetic tasks isolate one skill; imdb is the real benchmark; or a path to your own CSV/TSV/JSONL."),
+          help="toy trains in seconds; each synthetic task has a known winner (presence: a bag of words suffices; longrange: the order of two far cues, BiLSTM/Transformer; negation: local word order; variable: masking); imdb is the real benchmark; or a path to your own CSV/TSV/JSONL."),
     Field("data.subset", low=0, high=50_000, expected="0 for all, or a count of reviews",
           label="IMDB reviews (0 = all)",
           help="IMDB only: reviews drawn balanced with the seed (0 = all 25,000); 2,000 keeps a classroom run under a minute."),
@@ -394,8 +398,12 @@ _FIELD_ROWS = (
     Field("model.ff_dim", low=1, high=16384, label="Feed-forward width", used_by=("transformer",),
           width_of=("transformer",), sweep=8,
           help="Width of the position-wise feed-forward network; 2x the embedding is the classic ratio."),
-    Field("model.pooling", choices=POOLINGS,
+    Field("model.pooling", choices=POOLINGS, used_by=("transformer",),
           help="How token vectors become one: mean over real tokens, max, or the first token."),
+    Field("model.position_embedding", label="Position embeddings", used_by=("transformer",),
+          help="Adds a learned vector per position so attention can use word order; off, the Transformer sees a bag of words (it should fail on synthetic-negation)."),
+    Field("model.scale_embeddings", label="Scale embeddings to unit size", used_by=("transformer",),
+          help="Scales the embedding sum to standard deviation ~1 so attention starts non-uniform and can learn; off (Keras's tiny initial vectors), attention logits start near 0 and stay uniform."),
     Field("model.use_mask", label="Mask padding",
           help="Mask padding so zeros cannot change predictions; turn off to see why masking matters."),
     Field("train.epochs", low=1, high=1000,
@@ -412,6 +420,8 @@ _FIELD_ROWS = (
           help="Batches per call into the compiled step; 8 cuts Python overhead, and stop/progress are checked between calls."),
     Field("train.precision", choices=PRECISIONS,
           help="float32 is the reference; mixed_bfloat16 computes in bfloat16 (weights stay float32), measured no faster here and slightly less accurate."),
+    Field("train.restore_best", label="Keep the best epoch's weights",
+          help="Keep the weights of the epoch with the lowest validation loss, so test accuracy (and Attention, Predict) reflect the best epoch, not where training happened to stop; the last epoch's test accuracy is reported beside it."),
     Field("seed", low=0, high=2**31 - 1,
           help="Fixes data split, initial weights and shuffling so a run can be repeated exactly."),
     Field("name", label="Run name (optional)",
@@ -480,35 +490,70 @@ def default_config(**overrides: Any) -> RunConfig:
 
 
 # Presets: each is a list of run configs queued together (one click on Home).
+# The synthetic tasks' size for the presets and the README's scoreboard
+# (bench/task_scoreboard.py): with 10,000 texts (6,000 to train on) the default
+# 5 epochs are enough for every architecture to learn or visibly fail.
+TASK_NUM_EXAMPLES = 10_000
+
+
 def presets() -> dict[str, dict[str, Any]]:
-    """Returns the one-click presets: title -> {"description", "runs": [RunConfig]}."""
+    """Returns the one-click presets: title -> {"description", "lesson", "runs": [RunConfig]}.
+
+    `lesson` names what `seqlab.analysis.lessons` expects of the runs and checks
+    once they finish.
+    """
+    def task(dataset: str, length: int, **more: Any) -> dict[str, Any]:
+        return {"data.dataset": dataset, "data.synthetic_length": length, "data.sequence_length": length,
+                "data.num_examples": TASK_NUM_EXAMPLES, **more}
+
     imdb = {"data.dataset": "imdb", "data.subset": 2000, "data.sequence_length": 200,
             "train.epochs": 4}
-    longrange = {"data.dataset": "synthetic-longrange", "data.synthetic_length": 60,
-                 "data.sequence_length": 60, "data.num_examples": 2000, "train.epochs": 6}
     variable = {"data.dataset": "synthetic-variable", "data.synthetic_length": 80,
                 "data.sequence_length": 80, "train.epochs": 5, "model.arch": "gru"}
-    toy = {"data.dataset": "toy", "data.sequence_length": 16, "train.epochs": 20,
-           "train.batch_size": 8}
+    toy = {"data.dataset": "toy", "data.sequence_length": 16}
+    longrange = [task("synthetic-longrange", 20, **{"model.arch": "lstm"})] + [
+        task("synthetic-longrange", 80, **{"model.arch": arch})
+        for arch in ("lstm", "bilstm", "transformer", "baseline")]
+    attention = task("synthetic-longrange", 24)
     return {
-        "LSTM vs GRU vs Transformer on 2,000 IMDB reviews": {
-            "description": "Three architectures, same data and budget: which learns fastest, which overfits?",
-            "runs": [default_config(**imdb, **{"model.arch": a}) for a in ("lstm", "gru", "transformer")],
+        "Toy sentiment in seconds": {
+            "description": "2,400 short film sentences, some negated, three small models: watch the curves in real time.",
+            "lesson": "toy",
+            "runs": [default_config(**toy, **{"model.arch": a}) for a in ("lstm", "transformer", "baseline")],
+        },
+        "When a bag of words is enough": {
+            "description": "One cue word anywhere decides the label: does attention or memory buy anything here?",
+            "lesson": "presence",
+            "runs": [default_config(**task("synthetic-presence", 40), **{"model.arch": a})
+                     for a in ("baseline", "lstm", "transformer")],
+        },
+        "Long-range memory: LSTM vs BiLSTM vs Transformer": {
+            "description": "Which of two cue words came first, both near the start: who still knows at the end?",
+            "lesson": "longrange",
+            "runs": [default_config(**overrides) for overrides in longrange],
+        },
+        "Attention at work: word order needs positions": {
+            "description": "The same Transformer with and without position embeddings on the order of two cue words; then look at its heatmap.",
+            "lesson": "attention",
+            "runs": [
+                default_config(**attention, **{"model.arch": "transformer"}),
+                default_config(**attention, **{"model.arch": "transformer", "model.position_embedding": False,
+                                               "name": "transformer without positions"}),
+                default_config(**attention, **{"model.arch": "baseline"}),
+            ],
         },
         "Padding and masking on variable-length text": {
             "description": "The same GRU with and without a padding mask on texts of very different lengths.",
+            "lesson": "masking",
             "runs": [
                 default_config(**variable, **{"model.use_mask": True, "name": "gru masked"}),
                 default_config(**variable, **{"model.use_mask": False, "name": "gru unmasked"}),
             ],
         },
-        "Long-range memory: LSTM vs Transformer": {
-            "description": "The label hides in a cue far from the end: can the model remember it?",
-            "runs": [default_config(**longrange, **{"model.arch": a}) for a in ("lstm", "transformer", "baseline")],
-        },
-        "Toy sentiment in seconds": {
-            "description": "A few dozen sentences, three tiny models: watch the curves in real time.",
-            "runs": [default_config(**toy, **{"model.arch": a}) for a in ("lstm", "transformer", "baseline")],
+        "LSTM vs GRU vs Transformer on 2,000 IMDB reviews": {
+            "description": "Three architectures, same data and budget: which learns fastest, which overfits?",
+            "lesson": "imdb",
+            "runs": [default_config(**imdb, **{"model.arch": a}) for a in ("lstm", "gru", "transformer")],
         },
     }
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from seqlab.attention import attention_scores, attention_table
 from seqlab.config import RunConfig
+from seqlab.data.texts import split_tokens
 from seqlab.data.vectorize import Vectorizer
 from seqlab.models import load_model
 from seqlab.store import META_FILE, RunStore
@@ -113,6 +114,81 @@ def predictions_table(store: RunStore, run_ids: list[str], texts: list[str]) -> 
                                        "probability", "predicted", "error"])
 
 
+@dataclass
+class AttentionMap:
+    """One text's attention in a Transformer run, padding left out.
+
+    Attributes:
+        run_id: the run.
+        label: the run's label.
+        tokens: the R real tokens the model read, in order.
+        positions: (R,) their positions in the model's input (0 .. T-1).
+        scores: (layers, heads, R, R) float32 weights: query rows, key columns.
+        table: the same weights as `seqlab.attention.attention_table` gives them.
+        text_length: tokens in the text before truncation.
+        sequence_length: the most tokens the run reads (`data.sequence_length`).
+        truncation: which end of a longer text was cut ("pre": the start).
+        first_kept: index, in the whole text, of the first token read (0
+            unless the start was cut).
+    """
+
+    run_id: str
+    label: str
+    tokens: list[str]
+    positions: np.ndarray
+    scores: np.ndarray
+    table: pd.DataFrame
+    text_length: int
+    sequence_length: int
+    truncation: str
+    first_kept: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the JSON of `python -m seqlab attention --json`: `tokens` and
+        `attention` (layers, heads, R, R) as nested lists, with what was cut."""
+        return {
+            "run_id": self.run_id, "label": self.label, "tokens": list(self.tokens),
+            "attention": self.scores.astype(float).round(6).tolist(),
+            "text_length": self.text_length, "sequence_length": self.sequence_length,
+            "truncation": self.truncation, "first_kept": self.first_kept,
+        }
+
+
+def attention_map(store: RunStore, run_id: str, text: str) -> AttentionMap:
+    """Reads the attention of a Transformer run for one text.
+
+    Args:
+        store: the run store.
+        run_id: a Transformer run with a saved model.
+        text: the raw text (vectorized with the run's vocabulary and length).
+
+    Returns:
+        The `AttentionMap`.
+
+    Raises:
+        KeyError: for an unknown run id.
+        ValueError: for an empty text, a run without a saved model, or a run
+            without attention layers.
+    """
+    if not text.strip():
+        raise ValueError("no text received: type a sentence or pick an example")
+    trained = load_trained(store, run_id)
+    ids = trained.vectorizer.encode([text])  # (1, T)
+    scores = attention_scores(trained.model, ids)[:, 0]  # (layers, heads, T, T)
+    tokens = trained.vectorizer.tokens(ids[0])
+    real = np.flatnonzero(ids[0] != 0)  # (R,)
+    data = trained.config.data
+    text_length = len(split_tokens(text))
+    cut = max(0, text_length - data.sequence_length)
+    return AttentionMap(
+        run_id=run_id, label=trained.label, tokens=[tokens[i] for i in real], positions=real,
+        scores=scores[:, :, real][:, :, :, real].astype(np.float32),
+        table=attention_table(scores, tokens), text_length=text_length,
+        sequence_length=data.sequence_length, truncation=data.truncation,
+        first_kept=cut if data.truncation == "pre" else 0,
+    )
+
+
 def attention_for_text(store: RunStore, run_id: str, text: str) -> pd.DataFrame:
     """Reads the attention scores of a Transformer run for one text.
 
@@ -122,10 +198,4 @@ def attention_for_text(store: RunStore, run_id: str, text: str) -> pd.DataFrame:
     Raises:
         ValueError: for an empty text, or a run without attention layers.
     """
-    if not text.strip():
-        raise ValueError("no text received: type a sentence or pick an example")
-    trained = load_trained(store, run_id)
-    ids = trained.vectorizer.encode([text])  # (1, T)
-    scores = attention_scores(trained.model, ids)  # (layers, 1, heads, T, T)
-    tokens = trained.vectorizer.tokens(ids[0])
-    return attention_table(scores[:, 0], tokens)
+    return attention_map(store, run_id, text).table

@@ -19,7 +19,9 @@ no connection and can be shared between threads (Streamlit caches one with
 `st.cache_resource`). Every write is one transaction started with
 `BEGIN IMMEDIATE` (it takes the write lock up front, so two writers queue on
 the busy timeout instead of failing on a lock upgrade); a write that raises
-rolls back whole, and a crash loses at most the epoch in progress.
+rolls back whole, and a crash loses at most the epoch in progress. A runs.db
+that is not a database (overwritten, truncated) raises `DamagedStoreError`,
+whose text names the file and how to recover, instead of SQLite's error.
 
 Nothing here imports TensorFlow or Streamlit.
 """
@@ -49,9 +51,17 @@ from seqlab.config import RunConfig
 STATUSES = ("queued", "running", "completed", "stopped", "diverged", "failed", "interrupted")
 FINISHED_STATUSES = frozenset({"completed", "stopped", "diverged", "failed", "interrupted"})
 METRIC_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+# What a run measured besides its epochs (columns of `runs`, fields of `RunRecord`,
+# columns of `runs_frame`): test accuracy with the kept weights (the best
+# validation epoch's when `train.restore_best`) and with the last epoch's, the
+# epoch whose weights were kept, the one-off compile cost apart from the steady
+# seconds per epoch, and the validation split's majority-class share (chance).
+RESULT_COLUMNS = ("best_epoch", "test_accuracy_last", "compile_seconds", "seconds_per_epoch",
+                  "majority_fraction")
 RUN_COLUMNS = (
     "run_id", "label", "arch", "status", "group_id", "created_at", "started_at",
-    "finished_at", "num_params", "test_loss", "test_accuracy", "message", "dataset",
+    "finished_at", "num_params", "test_loss", "test_accuracy", *RESULT_COLUMNS, "message",
+    "dataset",
 )
 BUSY_TIMEOUT_SECONDS = 10.0
 DB_FILE = "runs.db"
@@ -63,6 +73,10 @@ VOCABULARY_FILE = "vocabulary.json"
 META_FILE = "meta.json"
 ERROR_LOG = "error.log"
 _RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+class DamagedStoreError(OSError):
+    """runs.db cannot be read as a seqlab store; the text names the file and how to recover."""
 
 
 class RunNotFoundError(KeyError):
@@ -78,8 +92,18 @@ class RunRecord:
 
     `progress` holds {"epoch": 1-based current epoch, "epochs": total, "batch",
     "batches", "phase": "loading data" | "vectorizing" | "building" |
-    "training" | "testing" | "saving"}; `versions` the package versions the run
-    was recorded with.
+    "compiling" | "training" | "validating" | "testing" | "saving",
+    "phase_started_at": when that phase began (time.time())}; `versions` the
+    package versions the run was recorded with.
+
+    `test_accuracy` is measured with the weights the run kept (those of
+    `best_epoch`, the lowest validation loss, when `train.restore_best`),
+    `test_accuracy_last` with the last epoch's. `seconds_per_epoch` is the
+    median of the steady epochs (all but the first) and `compile_seconds` the
+    first epoch's extra time over it (tracing and XLA-compiling the training
+    and evaluation steps); both are None for a run with fewer than two full
+    epochs. `majority_fraction` is the validation split's largest class share:
+    what always guessing that class scores.
     """
 
     run_id: str
@@ -92,6 +116,11 @@ class RunRecord:
     num_params: int | None
     test_loss: float | None
     test_accuracy: float | None
+    best_epoch: int | None
+    test_accuracy_last: float | None
+    compile_seconds: float | None
+    seconds_per_epoch: float | None
+    majority_fraction: float | None
     message: str
     progress: dict
     versions: dict
@@ -155,10 +184,43 @@ def _schema_v1(conn: sqlite3.Connection) -> None:
         )""")
 
 
+def _schema_v2(conn: sqlite3.Connection) -> None:
+    """Adds the honest results (`RESULT_COLUMNS`) and says what older runs measured.
+
+    Runs recorded before version 2 kept their last epoch's weights and
+    measured test accuracy with them: that figure moves to
+    `test_accuracy_last`, `best_epoch` is read from their curves (lowest
+    validation loss, earliest on ties), `test_accuracy` stays only where the
+    best epoch was the last one, and their config says `train.restore_best`
+    false. Their seconds are left to `analysis.tables`, which reads them from
+    the epochs.
+    """
+    for name, kind in (("best_epoch", "INTEGER"), ("test_accuracy_last", "REAL"),
+                       ("compile_seconds", "REAL"), ("seconds_per_epoch", "REAL"),
+                       ("majority_fraction", "REAL")):
+        conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+    conn.execute("UPDATE runs SET test_accuracy_last = test_accuracy")
+    conn.execute("""
+        UPDATE runs SET best_epoch = (
+            SELECT epoch FROM epochs WHERE epochs.run_id = runs.run_id AND val_loss IS NOT NULL
+            ORDER BY val_loss, epoch LIMIT 1)""")
+    conn.execute("""
+        UPDATE runs SET test_accuracy = NULL WHERE best_epoch IS NOT NULL
+            AND best_epoch < (SELECT MAX(epoch) FROM epochs WHERE epochs.run_id = runs.run_id)""")
+    for run_id, text in conn.execute("SELECT run_id, config FROM runs").fetchall():
+        try:
+            config = json.loads(text)
+            config.setdefault("train", {}).setdefault("restore_best", False)
+        except (ValueError, AttributeError):
+            continue  # unreadable: `_record` reports it
+        conn.execute("UPDATE runs SET config = ? WHERE run_id = ?",
+                     (json.dumps(config, sort_keys=True), run_id))
+
+
 # MIGRATIONS[i] brings a database from schema version i to i + 1. To add a field
 # later, append a function (e.g. `ALTER TABLE runs ADD COLUMN ... DEFAULT ...`);
 # never edit one that has shipped.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_schema_v1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_schema_v1, _schema_v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -283,6 +345,8 @@ class RunStore:
 
         Raises:
             ValueError: when runs.db was written by a newer seqlab.
+            DamagedStoreError: when runs.db is not a readable SQLite database
+                (overwritten, truncated, corrupted); its text says how to recover.
         """
         self.home = Path(home).expanduser().resolve()
         self.db_path = self.home / DB_FILE
@@ -298,7 +362,20 @@ class RunStore:
     def __repr__(self) -> str:
         return f"RunStore({str(self.home)!r})"
 
+    def check(self) -> None:
+        """Reads the schema once, so a damaged runs.db is reported before anything else is drawn.
+
+        Raises:
+            DamagedStoreError: when runs.db is not a readable SQLite database.
+        """
+        with self._read() as conn:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+
     # ------------------------------------------------------------ plumbing
+    def damaged_message(self, error: BaseException) -> str:
+        """Says, in one line, which file is damaged and how to get a working store back."""
+        return damaged_store_message(self.db_path, error)
+
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: transactions are begun explicitly (BEGIN IMMEDIATE).
         conn = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
@@ -310,22 +387,34 @@ class RunStore:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connect()
-        try:
-            yield conn
-        finally:
-            conn.close()
+        with self._reporting_damage():
+            conn = self._connect()
+            try:
+                yield conn
+            finally:
+                conn.close()
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """Yields a connection inside one write transaction: all of it commits, or none."""
-        conn = self._connect()
+        with self._reporting_damage():
+            conn = self._connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                with conn:  # commit on success, roll back on any exception
+                    yield conn
+            finally:
+                conn.close()
+
+    @contextlib.contextmanager
+    def _reporting_damage(self) -> Iterator[None]:
+        """Turns SQLite's "file is not a database" (and the like) into `DamagedStoreError`."""
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            with conn:  # commit on success, roll back on any exception
-                yield conn
-        finally:
-            conn.close()
+            yield
+        except sqlite3.DatabaseError as error:
+            if not _is_damage(error):
+                raise  # a lock timeout, a constraint: not the file's fault
+            raise DamagedStoreError(self.damaged_message(error)) from None
 
     def _missing(self, run_id: str) -> RunNotFoundError:
         return RunNotFoundError(
@@ -352,6 +441,7 @@ class RunStore:
             num_params=row["num_params"],
             test_loss=row["test_loss"],
             test_accuracy=row["test_accuracy"],
+            **{name: row[name] for name in RESULT_COLUMNS},
             message=message,
             progress=_loads(row["progress"]),
             versions=_loads(row["versions"]),
@@ -558,6 +648,20 @@ class RunStore:
             self._update_run(conn, run_id, "UPDATE runs SET num_params = ? WHERE run_id = ?",
                              (num_params, run_id))
 
+    def set_majority_fraction(self, run_id: str, fraction: float) -> None:
+        """Records the validation split's largest class share (the accuracy of always guessing it).
+
+        Raises:
+            ValueError: when `fraction` is not a number from 0 to 1.
+            RunNotFoundError: when there is no such run.
+        """
+        value = _metric(fraction, "majority_fraction")
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"majority_fraction: received {fraction!r}, expected a share from 0 to 1")
+        with self._write() as conn:
+            self._update_run(conn, run_id, "UPDATE runs SET majority_fraction = ? WHERE run_id = ?",
+                             (value, run_id))
+
     def finish_run(
         self,
         run_id: str,
@@ -566,6 +670,10 @@ class RunStore:
         message: str = "",
         test_loss: float | None = None,
         test_accuracy: float | None = None,
+        test_accuracy_last: float | None = None,
+        best_epoch: int | None = None,
+        compile_seconds: float | None = None,
+        seconds_per_epoch: float | None = None,
     ) -> None:
         """Records how a run ended.
 
@@ -573,21 +681,34 @@ class RunStore:
             run_id: the run.
             status: one of `FINISHED_STATUSES`.
             message: one line shown beside the status (why it failed, ...).
-            test_loss: loss on the test split, when measured.
-            test_accuracy: accuracy on the test split, when measured.
+            test_loss: loss on the test split with the kept weights, when measured.
+            test_accuracy: accuracy on the test split with the kept weights
+                (the best epoch's when `train.restore_best`), when measured.
+            test_accuracy_last: the same with the last epoch's weights.
+            best_epoch: the epoch whose weights were kept (lowest validation loss).
+            compile_seconds: the one-off cost: the first epoch's extra seconds
+                over `seconds_per_epoch`.
+            seconds_per_epoch: the median of the steady epochs (all but the first).
 
         Raises:
-            ValueError: for a status that is not a finished one.
+            ValueError: for a status that is not a finished one, or a result that is not a number.
             RunNotFoundError: when there is no such run.
         """
         _check_status(status, [name for name in STATUSES if name in FINISHED_STATUSES])
+        if best_epoch is not None and (isinstance(best_epoch, bool) or not isinstance(best_epoch, int)
+                                       or best_epoch < 1):
+            raise ValueError(f"best_epoch: received {best_epoch!r}, expected a whole number >= 1 or None")
         with self._write() as conn:
             self._update_run(
                 conn, run_id,
                 "UPDATE runs SET status = ?, message = ?, test_loss = ?, test_accuracy = ?,"
-                " finished_at = ? WHERE run_id = ?",
+                " test_accuracy_last = ?, best_epoch = ?, compile_seconds = ?,"
+                " seconds_per_epoch = ?, finished_at = ? WHERE run_id = ?",
                 (status, str(message), _metric(test_loss, "test_loss"),
-                 _metric(test_accuracy, "test_accuracy"), time.time(), run_id),
+                 _metric(test_accuracy, "test_accuracy"),
+                 _metric(test_accuracy_last, "test_accuracy_last"), best_epoch,
+                 _metric(compile_seconds, "compile_seconds"),
+                 _metric(seconds_per_epoch, "seconds_per_epoch"), time.time(), run_id),
             )
 
     def request_stop(self, run_id: str) -> None:
@@ -823,9 +944,11 @@ class RunStore:
         """Returns one row per run (newest first), in one query.
 
         Columns: run_id, label, arch, status, group_id, created_at, started_at,
-        finished_at, num_params, test_loss, test_accuracy, message, dataset, then
-        every config field flattened ("data.sequence_length", "model.units", ...,
-        "seed", "name").
+        finished_at, num_params, test_loss, test_accuracy, best_epoch,
+        test_accuracy_last, compile_seconds, seconds_per_epoch,
+        majority_fraction (see `RunRecord`), message, dataset, then every config
+        field flattened ("data.sequence_length", "model.units", ..., "seed",
+        "name").
 
         Args:
             run_ids: the runs to include (None: all).
@@ -845,12 +968,15 @@ class RunStore:
                 "created_at": record.created_at, "started_at": record.started_at,
                 "finished_at": record.finished_at, "num_params": record.num_params,
                 "test_loss": record.test_loss, "test_accuracy": record.test_accuracy,
+                **{name: getattr(record, name) for name in RESULT_COLUMNS},
                 "message": record.message, "dataset": record.config.data.dataset,
                 **record.config.flat(),
             })
         frame = pd.DataFrame.from_records(records, columns=[*RUN_COLUMNS, *config_columns])
-        numeric = ("created_at", "started_at", "finished_at", "test_loss", "test_accuracy")
-        return frame.astype({"num_params": "Int64", **{name: "float64" for name in numeric}})
+        numeric = ("created_at", "started_at", "finished_at", "test_loss", "test_accuracy",
+                   "test_accuracy_last", "compile_seconds", "seconds_per_epoch", "majority_fraction")
+        return frame.astype({"num_params": "Int64", "best_epoch": "Int64",
+                             **{name: "float64" for name in numeric}})
 
     # -------------------------------------------------------- dead workers
     def find_dead_runs(
@@ -943,6 +1069,30 @@ class RunStore:
     def new_group_id(self) -> str:
         """Returns a fresh group id (for runs repeated over seeds), e.g. "g20261129-015512-3f9a"."""
         return _new_id("g")
+
+
+def damaged_store_message(db_path: Path | str, error: BaseException | str) -> str:
+    """Returns the one-line report of a damaged runs.db: which file, what SQLite said, how to recover.
+
+    Args:
+        db_path: the store's runs.db.
+        error: what SQLite raised (or its text).
+    """
+    path = Path(db_path)
+    reason = " ".join(str(error).split()) or "unreadable"
+    return (f"the run store {path} is damaged or is not a seqlab database ({reason}). To recover: "
+            f"stop the app and its workers, move the file aside (mv {path} {path}.damaged, and "
+            f"{path.name}-wal / {path.name}-shm beside it if present) and seqlab starts an empty "
+            f"store there (run folders under {path.parent / ARTIFACTS_FOLDER} stay on disk); "
+            f"`sqlite3 {path}.damaged .recover | sqlite3 {path}` may bring runs back; or point "
+            f"SEQLAB_HOME (or --home) at another folder.")
+
+
+def _is_damage(error: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite's error says the file itself is unusable (not a lock or a constraint)."""
+    text = str(error).lower()
+    return type(error) is sqlite3.DatabaseError or any(
+        words in text for words in ("not a database", "malformed", "unable to open database"))
 
 
 def _loads(text: str | None) -> dict:

@@ -12,6 +12,13 @@ Fast by default on CPU: the training step is XLA-compiled (`uses_xla`) and
 runs `steps_per_execution` batches per call (`bench/train_throughput.py`
 measures both against a plain `model.fit`).
 
+Its numbers mean what they say: the one-off cost of tracing and compiling
+(paid in the first epoch, validation step included) is recorded apart from
+the steady seconds per epoch (`analysis.tables.epoch_timing`), and with
+`train.restore_best` the weights of the lowest-validation-loss epoch are kept,
+saved and tested (`test_accuracy`), the last epoch's test accuracy measured
+beside them (`test_accuracy_last`).
+
 Importing this module does not import TensorFlow: Keras is imported when a
 model is built (`_keras`).
 """
@@ -24,6 +31,9 @@ import time
 import traceback
 from typing import Any, Callable
 
+import numpy as np
+
+from seqlab.analysis.tables import epoch_timing
 from seqlab.config import RunConfig
 from seqlab.data import load_dataset
 from seqlab.data.vectorize import VECTORIZED_CACHE, Vectorizer, vectorize
@@ -34,7 +44,14 @@ ProgressCallback = Callable[[dict[str, Any]], None]
 
 
 class RunDiverged(RuntimeError):
-    """Raised inside training when the loss becomes NaN or infinite."""
+    """Raised inside training when the loss becomes NaN or infinite.
+
+    `results` holds what was measured before (best epoch, timings), for `finish_run`.
+    """
+
+    def __init__(self, message: str, results: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.results = dict(results or {})
 
 
 def train_run(
@@ -65,7 +82,7 @@ def train_run(
     try:
         _train(store, run_id, record.config, notify)
     except RunDiverged as error:
-        store.finish_run(run_id, "diverged", message=str(error))
+        store.finish_run(run_id, "diverged", message=str(error), **error.results)
     except ValueError as error:  # bad data or a config refused before building
         store.finish_run(run_id, "failed", message=_one_line(error))
     except Exception as error:  # noqa: BLE001 - a run must never stay "running"
@@ -80,7 +97,8 @@ def train_run(
 
 def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCallback) -> None:
     def phase(name: str) -> None:
-        store.set_progress(run_id, phase=name, epochs=config.train.epochs)
+        store.set_progress(run_id, phase=name, phase_started_at=time.time(),
+                           epochs=config.train.epochs)
         notify({"phase": name, "epochs": config.train.epochs})
 
     phase("loading data")
@@ -101,6 +119,11 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
     model = compile_model(config, **sizes)
     store.set_num_params(run_id, int(model.count_params()))
 
+    counts = {split: class_counts(labels, data.num_classes) for split, labels in
+              (("train", data.y_train), ("validation", data.y_val), ("test", data.y_test))}
+    reference = counts["validation"] if sum(counts["validation"]) else counts["train"]
+    if sum(reference):
+        store.set_majority_fraction(run_id, max(reference) / sum(reference))
     Vectorizer.from_vocabulary(data.vocabulary, config.data).save(store.vocabulary_path(run_id))
     store.write_meta(run_id, {
         "class_names": list(data.class_names),
@@ -111,10 +134,11 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
         "dataset": dataset.description,
         "examples": {"train": len(data.y_train), "validation": len(data.y_val),
                      "test": len(data.y_test)},
+        "class_counts": counts,
     })
 
-    reporter = StoreReporter(store, run_id, config.train.epochs, notify)
-    phase("training")
+    reporter = StoreReporter(store, run_id, config.train.epochs, notify,
+                             keep_best=config.train.restore_best)
     model.fit(
         data.x_train, data.y_train,
         validation_data=(data.x_val, data.y_val),
@@ -125,32 +149,63 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
         callbacks=[reporter],
     )
 
-    if reporter.completed_epochs or reporter.batches_seen:
+    compile_seconds, seconds_per_epoch = epoch_timing(reporter.full_epoch_seconds)
+    results: dict[str, Any] = {"best_epoch": reporter.best_epoch, "compile_seconds": compile_seconds,
+                               "seconds_per_epoch": seconds_per_epoch}
+    trained = bool(reporter.completed_epochs or reporter.batches_seen)
+    restore = reporter.best_weights is not None and reporter.best_epoch != reporter.last_epoch
+    if reporter.diverged:
+        if trained:
+            if restore:  # the weights are NaN now: keep the best finite ones
+                model.set_weights(reporter.best_weights)
+            phase("saving")
+            model.save(store.model_path(run_id))
+        raise RunDiverged(reporter.diverged, results)
+
+    test = None
+    can_test = trained and len(data.y_test) > 0
+    if can_test and restore:
+        phase("testing")
+        results["test_accuracy_last"] = _evaluate(model, data, config)["accuracy"]
+    if restore:
+        model.set_weights(reporter.best_weights)
+    if trained:
         phase("saving")
         model.save(store.model_path(run_id))
-    if reporter.diverged:
-        raise RunDiverged(reporter.diverged)
-
-    test_loss = test_accuracy = None
-    if len(data.y_test) and reporter.batches_seen:
+    if can_test:
         phase("testing")
-        result = model.evaluate(
-            data.x_test, data.y_test, batch_size=max(config.train.batch_size, 256),
-            verbose=0, return_dict=True,
-        )
-        test_loss = float(result["loss"])
-        test_accuracy = float(result["accuracy"])
+        test = _evaluate(model, data, config)
+        results.setdefault("test_accuracy_last", test["accuracy"])
+    scores = {"test_loss": test and test["loss"], "test_accuracy": test and test["accuracy"],
+              **results}
     if reporter.stopped:
         done = reporter.completed_epochs
         store.finish_run(
             run_id, "stopped",
             message=f"stopped on request after {done} full epoch{'s' if done != 1 else ''}; "
                     f"model and curves so far kept",
-            test_loss=test_loss, test_accuracy=test_accuracy,
+            **scores,
         )
     else:
-        store.finish_run(run_id, "completed", test_loss=test_loss, test_accuracy=test_accuracy)
-    notify({"phase": "finished", "test_accuracy": test_accuracy})
+        store.finish_run(run_id, "completed", **scores)
+    notify({"phase": "finished", **scores})
+
+
+def _evaluate(model, data, config: RunConfig) -> dict[str, float]:
+    """Test loss and accuracy of the model's current weights.
+
+    The validation batch size, so the evaluation step XLA compiled for
+    validation is reused instead of compiled again for another shape.
+    """
+    result = model.evaluate(data.x_test, data.y_test, batch_size=config.train.batch_size,
+                            verbose=0, return_dict=True)
+    return {"loss": float(result["loss"]), "accuracy": float(result["accuracy"])}
+
+
+def class_counts(labels, num_classes: int) -> list[int]:
+    """Returns how many examples of each class `labels` (integer class ids) holds."""
+    return [int(count) for count in np.bincount(np.asarray(labels, dtype="int64").ravel(),
+                                                 minlength=num_classes)[:num_classes]]
 
 
 def compile_model(
@@ -240,47 +295,80 @@ def _make_reporter_class():
         """Writes progress and per-epoch metrics to the store; honours stop requests.
 
         Store writes are throttled (at most every `interval` seconds between
-        epochs) so live reporting stays a small fraction of training time.
+        writes) so live reporting stays a small fraction of training time;
+        a change of phase ("compiling" -> "training" -> "validating") is
+        written at once. Batch counts never exceed the epoch's batches: with
+        `steps_per_execution` > 1 Keras reports the last step a call *would*
+        reach, past the end of a short epoch.
+
+        With `keep_best`, a copy of the weights of the epoch with the lowest
+        validation loss (earliest on ties) is kept in `best_weights`.
         """
 
         def __init__(self, store: RunStore, run_id: str, epochs: int,
-                     notify: ProgressCallback, interval: float = 0.5):
+                     notify: ProgressCallback, interval: float = 0.5, keep_best: bool = False):
             super().__init__()
             self.store, self.run_id, self.epochs = store, run_id, epochs
-            self.notify, self.interval = notify, interval
+            self.notify, self.interval, self.keep_best = notify, interval, keep_best
             self.completed_epochs = 0
             self.batches_seen = 0
             self.stopped = False
             self.diverged = ""
+            self.full_epoch_seconds: list[float] = []
+            self.best_epoch: int | None = None
+            self.best_val_loss = math.inf
+            self.best_weights: list | None = None
+            self.last_epoch = 0
             self._epoch = 0
             self._epoch_start = 0.0
             self._last_write = 0.0
             self._batches = 0
+            self._phase = "compiling"
+            self._reported_phase = ""
+            self._phase_started_at = 0.0
+            self._validated = False
 
         def on_train_begin(self, logs=None):
             self._batches = int(self.params.get("steps") or 0)
+            self._set_phase("compiling")  # the first call traces and compiles the step
 
         def on_epoch_begin(self, epoch, logs=None):
             self._epoch = epoch + 1
+            self.batches_seen = 0
             self._epoch_start = time.perf_counter()
-            self._report(batch=0, force=True)
+            if self._phase != "compiling":
+                self._set_phase("training", notify=False)
+            self._report(batch=0)
 
         def on_train_batch_end(self, batch, logs=None):
-            self.batches_seen = batch + 1
+            done = batch + 1
+            self.batches_seen = min(done, self._batches) if self._batches else done
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
                 self.diverged = (
-                    f"loss became {float(loss)} in epoch {self._epoch} at batch {batch + 1}; "
+                    f"loss became {float(loss)} in epoch {self._epoch} at batch {self.batches_seen}; "
                     f"try a smaller train.learning_rate"
                 )
                 self.model.stop_training = True
                 return
+            changed = self._phase != "training"
+            if changed:
+                self._set_phase("training", notify=False)
             now = time.perf_counter()
-            if now - self._last_write >= self.interval:
+            if changed or now - self._last_write >= self.interval:
                 if self.store.is_stop_requested(self.run_id):
                     self.stopped = True
                     self.model.stop_training = True
-                self._report(batch=batch + 1, logs=logs)
+                self._report(batch=self.batches_seen, logs=logs)
+
+        def on_test_begin(self, logs=None):
+            # The first validation compiles the evaluation step, as the first call compiled training.
+            self._set_phase("validating" if self._validated else "compiling")
+
+        def on_test_batch_end(self, batch, logs=None):
+            if not self._validated:
+                self._validated = True
+                self._set_phase("validating")
 
         def on_epoch_end(self, epoch, logs=None):
             logs = dict(logs or {})
@@ -297,17 +385,36 @@ def _make_reporter_class():
                 metrics["fraction"] = fraction  # a partial epoch, cut by stop/divergence
             else:
                 self.completed_epochs = epoch + 1
+                self.full_epoch_seconds.append(seconds)
             if not self.diverged or metrics["loss"] is not None:
                 self.store.add_epoch(self.run_id, epoch + 1, metrics)
+                self.last_epoch = epoch + 1
+                self._remember_if_best(epoch + 1, metrics["val_loss"])
             if not self.stopped and self.store.is_stop_requested(self.run_id):
                 self.stopped = True
                 self.model.stop_training = True
             self.notify({"phase": "epoch", "epoch": epoch + 1, "epochs": self.epochs,
                          "metrics": metrics})
 
-        def _report(self, batch: int, logs=None, force: bool = False) -> None:
+        def _remember_if_best(self, epoch: int, val_loss: float | None) -> None:
+            if val_loss is None or val_loss >= self.best_val_loss:
+                return  # earliest on ties, as `analysis` picks the best epoch
+            self.best_epoch, self.best_val_loss = epoch, val_loss
+            if self.keep_best:
+                self.best_weights = [np.array(weight, copy=True) for weight in self.model.get_weights()]
+
+        def _set_phase(self, name: str, notify: bool = True) -> None:
+            """Records a new phase and when it began (the Train page counts its seconds)."""
+            self._phase = name
+            if notify:
+                self._report(batch=self.batches_seen)
+
+        def _report(self, batch: int, logs=None) -> None:
+            if self._phase != self._reported_phase:
+                self._reported_phase, self._phase_started_at = self._phase, time.time()
             self._last_write = time.perf_counter()
-            progress = {"phase": "training", "epoch": self._epoch, "epochs": self.epochs,
+            progress = {"phase": self._phase, "phase_started_at": self._phase_started_at,
+                        "epoch": self._epoch, "epochs": self.epochs,
                         "batch": batch, "batches": self._batches}
             if logs and "loss" in logs:
                 progress["loss"] = _finite(logs.get("loss"))
@@ -318,12 +425,20 @@ def _make_reporter_class():
 
 
 def StoreReporter(store: RunStore, run_id: str, epochs: int,
-                  notify: ProgressCallback, interval: float = 0.5):
+                  notify: ProgressCallback, interval: float = 0.5, keep_best: bool = False):
     """Returns the Keras callback that reports a run's progress to the store.
 
     Built lazily so importing `seqlab.training` does not import TensorFlow.
+
+    Args:
+        store: the run store.
+        run_id: the run being trained.
+        epochs: the epochs planned.
+        notify: receives every progress dict written.
+        interval: least seconds between progress writes within an epoch.
+        keep_best: keep a copy of the best validation epoch's weights (`best_weights`).
     """
-    return _make_reporter_class()(store, run_id, epochs, notify, interval)
+    return _make_reporter_class()(store, run_id, epochs, notify, interval, keep_best)
 
 
 def _finite(value: Any) -> float | None:

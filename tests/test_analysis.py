@@ -227,10 +227,11 @@ def test_run_summary_table_statistics():
     assert summary.loc["r2", "best_epoch"] == 3
 
 
-def test_seconds_per_epoch_of_a_one_epoch_run_is_that_epoch():
+def test_a_one_epoch_run_has_no_steady_seconds_per_epoch():
+    # Its one epoch (4 s) includes the compile: quoting it per epoch would overstate the rate.
     epochs = make_epochs({"a": {"val_loss": [0.5], "seconds": [4.0]}})
     summary = run_summary_table(epochs, make_runs({"run_id": "a"}))
-    assert summary.loc[0, "seconds_per_epoch"] == pytest.approx(4.0)
+    assert pd.isna(summary.loc[0, "seconds_per_epoch"]) and pd.isna(summary.loc[0, "compile_seconds"])
 
 
 def test_run_summary_table_keeps_runs_without_epochs_and_config_columns():
@@ -508,3 +509,26 @@ def test_advice_never_treats_sweep_points_as_seeds():
     lines = advice(*sweep_runs(levels))
     assert not any("seeds)" in line and "noise" in line for line in lines), lines
     assert any("currently 1 and 1 runs of each one's best settings" in line for line in lines), lines
+
+
+# ------------------------------------------------------------ honest seconds
+def test_summary_prefers_the_recorded_steady_seconds_and_says_the_compile_beside_them():
+    epochs = make_epochs({"a": {"val_loss": [0.9, 0.8, 0.7], "seconds": [7.0, 1.0, 3.0]},
+                          "b": {"val_loss": [0.9, 0.8, 0.7], "seconds": [7.0, 1.0, 3.0]}})
+    runs = make_runs({"run_id": "a"}, {"run_id": "b", "seconds_per_epoch": 0.5, "compile_seconds": 6.0})
+    runs.loc[0, ["seconds_per_epoch", "compile_seconds"]] = np.nan  # an old run: read from its epochs
+    summary = run_summary_table(epochs, runs).set_index("run_id")
+    assert summary.loc["a", ["seconds_per_epoch", "compile_seconds"]].tolist() == [2.0, 5.0]  # median 2, 7 - 2
+    assert summary.loc["b", ["seconds_per_epoch", "compile_seconds"]].tolist() == [0.5, 6.0]
+
+
+def test_group_and_sweep_tables_carry_the_one_off_compile():
+    epochs = make_epochs({name: {"val_loss": [0.9, 0.8], "seconds": [first, 1.0]}
+                          for name, first in (("a", 5.0), ("b", 7.0))})
+    runs = make_runs({"run_id": "a", "group_id": "g"}, {"run_id": "b", "group_id": "g", "seed": 1})
+    summary = run_summary_table(epochs, runs)
+    group = group_summary_table(summary).iloc[0]
+    assert group["compile_seconds_mean"] == pytest.approx(5.0) and group["seconds_per_epoch_mean"] == 1.0
+    assert group["compile_seconds"] == "5.00 ± 1.41"
+    point = sweep_table(summary, "data.sequence_length").iloc[0]
+    assert (point["seconds_per_epoch"], point["compile_seconds"]) == (1.0, pytest.approx(5.0))

@@ -337,6 +337,11 @@ def test_attention_page_draws_a_heatmap_for_a_typed_sentence(page, server, train
     assert len(labels) >= 2 and all(
         axis and {label.split(":")[-1] for label in axis} <= set(allowed) for axis in labels
     ), f"heatmap axes {labels}, expected only tokens of {SENTENCE!r}"
+    # Every token is labelled, on both axes (no label dropped for lack of room).
+    positions = [f"{i}:" for i in range(len(SENTENCE.split()))]
+    assert all(sum(label.startswith(p) for label in axis) >= 2 for axis in labels for p in positions), labels
+    # Nothing wider than the page.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     check_and_keep(page, "Attention")
 
 

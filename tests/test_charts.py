@@ -17,8 +17,9 @@ def spec(chart):
 
 
 def views(specification):
-    """The unit specs of a chart: itself, or its layers."""
-    return specification.get("layer", [specification])
+    """The unit specs of a chart: itself, or its layers (a faceted chart's inner ones)."""
+    inner = specification.get("spec", specification)
+    return inner.get("layer", [inner])
 
 
 def rows(specification, view):
@@ -106,7 +107,7 @@ CHART_BUILDERS = {
 @pytest.mark.parametrize("name", list(CHART_BUILDERS))
 def test_every_chart_validates_with_title_and_tooltips(name):
     chart = CHART_BUILDERS[name]()
-    assert isinstance(chart, (alt.Chart, alt.LayerChart))
+    assert isinstance(chart, (alt.Chart, alt.LayerChart, alt.FacetChart))
     specification = spec(chart)
     assert specification.get("title")
     assert any("tooltip" in view.get("encoding", {}) for view in views(specification))
@@ -150,10 +151,50 @@ def test_training_curves_facet_loss_and_accuracy_for_one_run():
     epochs, runs = curves()
     table = curves_table(epochs, runs)
     specification = spec(charts.training_curves_chart(table[table.run_id == "a"]))
-    assert specification["encoding"]["column"]["field"] == "metric"
+    assert specification["facet"]["column"]["field"] == "metric"
     assert specification["resolve"]["scale"]["y"] == "independent"
     with pytest.raises(ValueError, match="one run"):
         charts.training_curves_chart(table)
+
+
+def chance_runs():
+    """The curves of `curves()` with run a's validation majority share 0.5 and run b's 0.6."""
+    epochs, runs = curves()
+    return curves_table(epochs, runs.assign(majority_fraction=[0.5, 0.6]))
+
+
+def test_accuracy_overlay_draws_a_chance_rule_at_each_runs_majority_share():
+    specification = spec(charts.metric_overlay_chart(chance_runs(), "accuracy"))
+    rule = specification["layer"][-1]
+    assert rule["mark"]["type"] == "rule" and rule["encoding"]["y"]["field"] == "majority_fraction"
+    drawn = {row["majority_fraction"]: row["runs"] for row in rows(specification, rule)}
+    assert drawn == {0.5: "lstm 32u x1", 0.6: "transformer 2h x1"}
+    assert "chance" in str(specification["title"])
+
+
+def test_loss_overlay_and_runs_without_a_recorded_share_have_no_chance_rule():
+    loss = spec(charts.metric_overlay_chart(chance_runs(), "loss"))
+    unknown = spec(charts.metric_overlay_chart(curve_table(), "accuracy"))  # no majority_fraction
+    for specification in (loss, unknown):
+        assert [view["mark"]["type"] for view in specification["layer"]] == ["line", "point"]
+
+
+def test_training_curves_draw_the_chance_rule_in_the_accuracy_panel_only():
+    table = chance_runs()
+    specification = spec(charts.training_curves_chart(table[table.run_id == "b"]))
+    line, rule = specification["spec"]["layer"]
+    assert rule["mark"]["type"] == "rule"
+    assert rule["transform"] == [{"filter": "(datum.metric === 'accuracy')"}]
+    assert rule["encoding"]["y"]["field"] == "majority_fraction"
+    assert {row["majority_fraction"] for row in rows(specification, specification)} == {0.6}
+
+
+def test_group_band_accuracy_chart_draws_the_groups_chance_rule():
+    group_curves = group_curves_table(chance_runs())
+    specification = spec(charts.group_band_chart(group_curves, "accuracy"))
+    rule = specification["layer"][-1]
+    assert rule["mark"]["type"] == "rule"
+    assert [row["majority_fraction"] for row in rows(specification, rule)] == [pytest.approx(0.55)]
 
 
 def test_gap_chart_has_zero_rule_and_best_epoch_marks():
@@ -218,7 +259,9 @@ def test_attention_heatmap_axes_hold_real_tokens_in_order():
     drawn = rows(specification, cells)
     assert all(row["key_token"] and row["query_token"] for row in drawn)
     assert {row["head"] for row in drawn} == {"1"}
-    assert encoding["color"]["scale"]["scheme"] == "blues"
+    # Coloured relative to an even share (white at 1), not from 0.
+    assert encoding["color"]["field"] == "shade"
+    assert encoding["color"]["scale"]["domainMid"] == 1 and encoding["color"]["scale"]["type"] == "log"
 
 
 def test_attention_heatmap_keeps_already_unique_token_labels():
@@ -260,6 +303,14 @@ def test_sweep_chart_uses_log_x_only_for_wide_numeric_ranges():
     assert narrow["layer"][0]["encoding"]["x"]["scale"].get("type") is None
     words = spec(charts.sweep_chart(sweep().assign(value=["mean", "max", "mean", "max"]), "model.pooling"))
     assert words["layer"][0]["encoding"]["x"]["type"] == "ordinal"
+
+
+def test_sweep_seconds_chart_states_the_one_off_compile_beside_the_steady_figure():
+    table = sweep().assign(compile_seconds=[6.0, 7.0, 5.0, 9.0])
+    specification = spec(charts.sweep_chart(table, "data.sequence_length", "seconds_per_epoch"))
+    tooltips = {t["field"] for t in specification["layer"][0]["encoding"]["tooltip"]}
+    assert {"seconds_per_epoch", "compile_seconds"} <= tooltips
+    assert "steady" in str(specification["title"])
 
 
 def test_prediction_chart_stacks_class_probabilities_per_run():

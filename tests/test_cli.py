@@ -28,7 +28,8 @@ def _train_json(capsys, *args):
     return code, json.loads(out[-1])
 
 
-@pytest.mark.parametrize("dataset", ["toy", "synthetic-longrange", "synthetic-variable"])
+@pytest.mark.parametrize("dataset", ["toy", "synthetic-presence", "synthetic-longrange",
+                                     "synthetic-negation", "synthetic-variable"])
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_every_architecture_trains_on_builtin_datasets(capsys, arch, dataset):
     code, payload = _train_json(capsys, "--dataset", dataset, "--arch", arch,
@@ -43,12 +44,28 @@ def test_every_architecture_trains_on_builtin_datasets(capsys, arch, dataset):
     assert payload["num_params"] > 0
 
 
+HONEST_KEYS = {"best_epoch", "test_accuracy", "test_accuracy_last", "compile_seconds", "seconds_per_epoch"}
+
+
 def test_json_line_is_the_last_line_of_stdout(capsys):
     main(["train", "--dataset", "toy", "--arch", "baseline", "--epochs", "2", "--json", *TINY])
     lines = capsys.readouterr().out.strip().splitlines()
     payload = json.loads(lines[-1])
     assert {"run_id", "status", "history", "test_accuracy", "num_params"} <= set(payload)
     assert [row["epoch"] for row in payload["history"]] == [1, 2]
+
+
+def test_train_json_carries_best_epoch_both_test_accuracies_and_honest_seconds(capsys):
+    _, payload = _train_json(capsys, "--dataset", "toy", "--arch", "baseline", "--epochs", "3", *TINY)
+    assert HONEST_KEYS <= set(payload)
+    losses = [row["val_loss"] for row in payload["history"]]
+    assert payload["best_epoch"] == losses.index(min(losses)) + 1
+    assert 0.0 <= payload["test_accuracy"] <= 1.0 and 0.0 <= payload["test_accuracy_last"] <= 1.0
+    seconds = sorted(row["seconds"] for row in payload["history"][1:])
+    assert payload["seconds_per_epoch"] == pytest.approx((seconds[0] + seconds[1]) / 2)  # median of 2
+    assert payload["compile_seconds"] == pytest.approx(
+        payload["history"][0]["seconds"] - payload["seconds_per_epoch"])
+    assert 0.0 < payload["majority_fraction"] <= 1.0
 
 
 def test_set_reaches_config_fields(capsys):
@@ -108,10 +125,12 @@ def test_runs_show_export_round_trip(capsys):
     assert main(["runs", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [row["run_id"] for row in listed] == [run_id]
+    assert {key: listed[0][key] for key in HONEST_KEYS} == {key: payload[key] for key in HONEST_KEYS}
 
     assert main(["show", run_id, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["history"] == payload["history"]
+    assert {key: shown[key] for key in HONEST_KEYS} == {key: payload[key] for key in HONEST_KEYS}
 
     assert main(["export", run_id, "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
@@ -193,13 +212,13 @@ def test_module_entry_point_runs_as_a_subprocess(tmp_path):
 
 def test_sweep_json_has_one_row_per_arch_and_value(capsys):
     code = main(["sweep", "--dataset", "synthetic-longrange", "--arch", "lstm,baseline",
-                 "--vary", "data.sequence_length=8,12", "--epochs", "1", "--json", *TINY])
+                 "--vary", "data.sequence_length=8,12", "--epochs", "2", "--json", *TINY])
     payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0
     assert {(row["arch"], row["value"]) for row in payload["rows"]} == {
         ("lstm", 8), ("lstm", 12), ("baseline", 8), ("baseline", 12)}
     for row in payload["rows"]:
-        assert row["seconds_per_epoch"] > 0
+        assert row["seconds_per_epoch"] > 0 and row["compile_seconds"] >= 0  # steady, and the one-off apart
         assert 0.0 <= row["val_accuracy"] <= 1.0
         assert len(row["run_ids"]) == 1
     assert len(payload["run_ids"]) == 4
@@ -210,3 +229,63 @@ def test_sweep_bad_vary_value_is_one_line_error(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "model.units" in err[0] and "'lots'" in err[0]
+
+
+def test_attention_prints_tokens_and_weights_per_layer_and_head(capsys):
+    _, run = _train_json(capsys, "--dataset", "toy", "--arch", "transformer", "--epochs", "1",
+                         *TINY, "--set", "model.num_layers=2")
+    text = "a great film but not a good story"
+    assert main(["attention", run["run_id"], "--text", text, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    tokens, weights = payload["tokens"], payload["attention"]
+    assert len(tokens) == 8  # words out of the toy vocabulary read as [UNK]
+    # (layers, heads, T, T), padding left out; each query's row sums to 1.
+    assert [len(weights), len(weights[0]), len(weights[0][0]), len(weights[0][0][0])] == [2, 2, 8, 8]
+    assert all(abs(sum(row) - 1.0) < 1e-4 for layer in weights for head in layer for row in head)
+    assert payload["run_id"] == run["run_id"] and payload["first_kept"] == 0
+    assert main(["attention", run["run_id"], "--text", text]) == 0
+    printed = capsys.readouterr().out
+    assert "layer 2, head mean" in printed and "->" in printed
+
+
+def test_attention_of_an_unknown_run_or_an_lstm_is_one_line_error(capsys):
+    assert main(["attention", "r-missing", "--text", "good"]) == 2
+    assert "r-missing" in capsys.readouterr().err
+    _, run = _train_json(capsys, "--dataset", "toy", "--arch", "lstm", "--epochs", "1", *TINY)
+    assert main(["attention", run["run_id"], "--text", "good"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "no attention layers" in error
+
+
+# ------------------------------------------------------------ damaged store
+def _damage(home):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "runs.db").write_bytes(b"\x89PNG not a database at all " * 300)
+    return home / "runs.db"
+
+
+@pytest.mark.parametrize("command", [
+    ["runs"], ["runs", "--json"], ["show", "r1"], ["export", "r1"], ["delete", "r1"],
+    ["train", "--dataset", "toy", "--epochs", "1"], ["worker", "--idle-timeout", "0"],
+    ["sweep", "--vary", "model.units=4,8"], ["attention", "r1", "--text", "not good"],
+])
+def test_every_command_reports_a_damaged_store_in_one_line(capsys, seqlab_home, command):
+    db_path = _damage(seqlab_home)
+    code = main(command)
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert code == 1 and len(err) == 1, captured.err
+    assert str(db_path) in err[0] and "damaged" in err[0] and "mv " in err[0]
+    assert captured.out == ""
+
+
+def test_runs_on_a_damaged_store_prints_no_traceback(tmp_path):
+    home = tmp_path / "home"
+    db_path = _damage(home)
+    env = {**os.environ, "SEQLAB_HOME": str(home), "PYTHONPATH": ROOT}
+    result = subprocess.run([sys.executable, "-m", "seqlab", "runs"], capture_output=True, text=True,
+                            env=env, cwd=ROOT, timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "DatabaseError" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert f"the run store {db_path} is damaged" in result.stderr

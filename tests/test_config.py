@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from seqlab.config import (
-    ARCHITECTURES, DATA_FILE_FORMATS, FIELD_HELP, FIELDS, WIDTH_FIELDS, RunConfig, field_bounds,
+    ARCHITECTURES, BUILTIN_DATASETS, DATA_FILE_FORMATS, FIELD_HELP, FIELDS, WIDTH_FIELDS, RunConfig, field_bounds,
     presets,
 )
 from seqlab.experiments import SWEEPABLE
@@ -62,8 +62,8 @@ def test_dataset_path_refusal_names_what_a_dataset_may_be():
     with pytest.raises(ValueError) as error:
         RunConfig().with_overrides({"data.dataset": "mine.xlsx"}).validate()
     assert str(error.value) == ("data.dataset: received 'mine.xlsx', expected one of toy, "
-                                "synthetic-longrange, synthetic-variable, imdb or a path to a "
-                                ".csv/.tsv/.jsonl file")
+                                "synthetic-presence, synthetic-longrange, synthetic-negation, "
+                                "synthetic-variable, imdb or a path to a .csv/.tsv/.jsonl file")
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -137,3 +137,21 @@ def test_every_preset_is_a_valid_list_of_runs():
         assert preset["runs"], title
         for config in preset["runs"]:
             config.validate()
+
+
+def test_every_preset_names_a_lesson_that_can_be_checked():
+    from seqlab.analysis.lessons import KINDS, expectation
+
+    for title, preset in presets().items():
+        assert preset["lesson"] in KINDS, title
+        assert expectation(preset).startswith("Expect: "), title
+        # Runs equal but for the seed would be one recipe repeated, not two runs of a lesson.
+        keys = [config.flat() for config in preset["runs"]]
+        assert all(keys.count(key) == 1 for key in keys), title
+
+
+def test_every_builtin_dataset_is_a_loadable_task():
+    from seqlab.data.synthetic import TASKS
+
+    assert set(TASKS) <= set(BUILTIN_DATASETS)
+    assert all(name in FIELD_HELP["data.dataset"] for name in ("presence", "longrange", "negation", "variable"))

@@ -24,7 +24,7 @@ from seqlab.data import (
 )
 from seqlab.data import files as data_files
 from seqlab.data import imdb as data_imdb
-from seqlab.data.synthetic import LABEL_WORDS, cue_window
+from seqlab.data.synthetic import LABEL_WORDS, TASKS, cue_window
 from seqlab.data.vectorize import VECTORIZED_CACHE, Vectorizer, pad_ids, tokenization_table, vectorize
 from seqlab.store import RunStore
 
@@ -52,6 +52,12 @@ def test_toy_includes_very_short_sentences_for_padding_demos():
     assert lengths.min() == 1 and lengths.max() >= 6
 
 
+def test_toy_holds_out_enough_sentences_to_measure_test_accuracy():
+    dataset = load_dataset(DataConfig(dataset="toy"), seed=0)
+    assert len(dataset.test_texts) >= 100 and len(dataset.val_texts) >= 100
+    assert len(set(all_texts(dataset))) == len(all_texts(dataset))  # no sentence in two splits
+
+
 def test_summary_table_counts_every_example_by_class():
     dataset = load_dataset(DataConfig(dataset="toy"), seed=0)
     table = dataset_summary_table(dataset)
@@ -71,7 +77,7 @@ def test_examples_table_labels_match_class_names():
 
 
 # ------------------------------------------------------------ synthetic
-@pytest.mark.parametrize("task", ["synthetic-longrange", "synthetic-variable"])
+@pytest.mark.parametrize("task", TASKS)
 def test_synthetic_is_deterministic_by_seed(task):
     config = DataConfig(dataset=task, num_examples=60, synthetic_length=12)
     first, again, other = load_dataset(config, 5), load_dataset(config, 5), load_dataset(config, 6)
@@ -82,18 +88,29 @@ def test_synthetic_is_deterministic_by_seed(task):
     assert np.bincount(all_labels(first)).tolist() == [30, 30]
 
 
-def test_longrange_cue_sits_near_the_start_and_alone_decides_the_label():
+def test_presence_cue_alone_decides_the_label():
     length = 30
-    dataset = load_dataset(DataConfig(dataset="synthetic-longrange", num_examples=80, synthetic_length=length), 0)
+    dataset = load_dataset(DataConfig(dataset="synthetic-presence", num_examples=80, synthetic_length=length), 0)
     for text, label in zip(all_texts(dataset), all_labels(dataset)):
         tokens = text.split()
         assert len(tokens) == length
         cues = [i for i, token in enumerate(tokens) if token in LABEL_WORDS]
         assert len(cues) == 1
         assert tokens[cues[0]] == LABEL_WORDS[label]
-        assert length - cues[0] > 0.75 * length  # far from the end
-        assert cues[0] < cue_window(length)
         assert all(token.startswith("w") for i, token in enumerate(tokens) if i != cues[0])
+
+
+def test_longrange_first_of_the_two_cues_decides_and_both_sit_near_the_start():
+    length = 30
+    dataset = load_dataset(DataConfig(dataset="synthetic-longrange", num_examples=80, synthetic_length=length), 0)
+    for text, label in zip(all_texts(dataset), all_labels(dataset)):
+        tokens = text.split()
+        assert len(tokens) == length
+        cues = [i for i, token in enumerate(tokens) if token in LABEL_WORDS]
+        assert len(cues) == 2 and {tokens[i] for i in cues} == set(LABEL_WORDS)
+        assert tokens[cues[0]] == LABEL_WORDS[label]  # the first one decides
+        assert cues[1] < cue_window(length) <= length // 2  # both far from the end
+        assert all(token.startswith("w") for i, token in enumerate(tokens) if i not in cues)
 
 
 def test_longrange_length_knob_changes_the_length():

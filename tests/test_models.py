@@ -23,7 +23,10 @@ from seqlab.models.transformer import (
     DeferredSoftmaxAttention,
     TokenAndPositionEmbedding,
     TransformerEncoderBlock,
+    unit_embedding_scale,
 )
+
+DATA = Path(__file__).resolve().parent / "data"
 
 VOCABULARY_SIZE = 50
 SEQUENCE_LENGTH = 12
@@ -69,6 +72,7 @@ def test_output_shape_follows_the_head(arch, num_classes, expected_width):
         (dict(arch="transformer", num_layers=2, pooling="mean"), 2),
         (dict(arch="transformer", num_layers=1, num_heads=3, key_dim=5, pooling="max"), 3),
         (dict(arch="transformer", num_layers=3, ff_dim=7, pooling="first"), 2),
+        (dict(arch="transformer", num_layers=1, position_embedding=False), 2),
         (dict(arch="baseline", embedding_dim=6), 3),
     ],
 )
@@ -123,6 +127,7 @@ def test_save_and_load_keep_predictions(tmp_path, arch, pooling):
         MaskedPooling1D("max", name="pooling"),
         CounterDropout(0.2, seed=4, name="dropout"),
         TokenAndPositionEmbedding(50, 12, 8, use_mask=False, name="embedding"),
+        TokenAndPositionEmbedding(50, 12, 8, use_position=False, scale=34.6, name="embedding"),
         TransformerEncoderBlock(8, 2, 4, 16, dropout_rate=0.2, name="encoder"),
         DeferredSoftmaxAttention(num_heads=2, key_dim=4, name="attention"),
     ],
@@ -133,6 +138,50 @@ def test_custom_layer_config_round_trip(layer):
     rebuilt = keras.saving.deserialize_keras_object(serialized, safe_mode=True)
     assert type(rebuilt) is type(layer)
     assert rebuilt.get_config() == layer.get_config()
+
+
+def test_transformer_saved_before_the_embedding_scale_still_loads():
+    # Saved by the Transformer of before issue 10 (no scale, no position switch).
+    expected = np.load(DATA / "transformer_before_issue_10.npz")
+    model = load_model(DATA / "transformer_before_issue_10.keras")
+    embedding = model.get_layer("embedding")
+    assert embedding.scale == 1.0 and embedding.use_position
+    np.testing.assert_allclose(np.asarray(model(expected["ids"], training=False)),
+                               expected["probabilities"], atol=1e-6)
+    from seqlab.attention import attention_scores
+
+    np.testing.assert_allclose(attention_scores(model, expected["ids"]), expected["attention"], atol=1e-6)
+
+
+@pytest.mark.parametrize("position_embedding", [True, False])
+def test_scaled_embeddings_start_with_unit_standard_deviation(position_embedding):
+    config = tiny(arch="transformer", embedding_dim=64, position_embedding=position_embedding)
+    model = build_model(config, num_classes=2, seed=0, vocabulary_size=500, sequence_length=40)
+    ids = np.random.default_rng(0).integers(1, 500, size=(8, 40)).astype(np.int32)
+    vectors = np.asarray(model.get_layer("embedding")(ids))  # (8, 40, 64)
+    assert 0.85 < vectors.std() < 1.15
+    # Without the scale (models of before issue 10): Keras's initial vectors, entries ~0.03.
+    unscaled = build_model(dataclasses.replace(config, scale_embeddings=False), num_classes=2,
+                           seed=0, vocabulary_size=500, sequence_length=40)
+    small = np.asarray(unscaled.get_layer("embedding")(ids)).std()
+    assert small < 0.05
+    assert unit_embedding_scale(2 if position_embedding else 1) == pytest.approx(
+        vectors.std() / small, rel=0.1)
+
+
+def test_transformer_without_position_embedding_ignores_word_order():
+    config = tiny(arch="transformer", position_embedding=False, dropout_rate=0.0)
+    model = build_model(config, num_classes=2, seed=0, **SIZES)
+    assert not any("position" in weight.path for weight in model.weights)
+    ids = padded_ids(SEQUENCE_LENGTH)
+    reordered = ids.copy()
+    reordered[2, :8] = ids[2, :8][::-1]  # the 8-token text, backwards
+    np.testing.assert_allclose(np.asarray(model(reordered, training=False)),
+                               np.asarray(model(ids, training=False)), atol=1e-5)
+    with_positions = build_model(dataclasses.replace(config, position_embedding=True),
+                                 num_classes=2, seed=0, **SIZES)
+    assert not np.allclose(np.asarray(with_positions(reordered, training=False))[2],
+                           np.asarray(with_positions(ids, training=False))[2], atol=1e-5)
 
 
 def test_masked_pooling_rejects_unknown_mode():

@@ -59,6 +59,13 @@ def seed_run(store: RunStore, *, arch: str = "lstm", epochs: int = 3, status: st
     return run_id
 
 
+def _set_column(store: RunStore, run_id: str, column: str, value) -> None:
+    import sqlite3
+
+    with sqlite3.connect(store.db_path) as conn:
+        conn.execute(f"UPDATE runs SET {column} = ? WHERE run_id = ?", (value, run_id))
+
+
 @pytest.fixture
 def stop_workers(store):
     """Terminates the worker processes a test started (by their pids in the store)."""
@@ -111,6 +118,20 @@ def test_home_preset_queues_its_runs_and_opens_train(store, no_worker):
     queued = store.list_runs(statuses=["queued"])
     assert len(queued) == len(presets()[titles[index]]["runs"])
     assert at.title[0].value == "Train"
+
+
+def test_home_cards_say_what_to_expect_and_then_whether_it_happened(store):
+    at = check_page(open_page(HOME_PAGE).run())
+    shown = texts_of(at.markdown)
+    for preset in presets().values():
+        assert "Expect: " in shown and preset["description"] in texts_of(at.caption)
+    assert "as expected" not in texts_of(at.success) and "not this time" not in texts_of(at.warning)
+    toy_runs = next(preset["runs"] for title, preset in presets().items() if title.startswith("Toy"))
+    for config, accuracy in zip(toy_runs, (0.89, 0.99, 0.86)):  # lstm, transformer, baseline
+        run_id = store.create_run(config, status="running", num_params=1000)
+        store.finish_run(run_id, "completed", test_accuracy=accuracy, test_loss=0.4)
+    at = check_page(open_page(HOME_PAGE).run())
+    assert "as expected: all learned well above chance (0.50): lstm 0.89" in texts_of(at.success)
 
 
 def test_home_and_compare_render_without_tensorflow(store):
@@ -321,6 +342,41 @@ def test_train_page_trains_a_real_run_in_the_worker(store, stop_workers):
     assert record.run_id in set(at.dataframe[0].value["run_id"])
 
 
+def test_train_page_states_the_latest_runs_best_and_last_test_accuracy_and_its_seconds(store):
+    run_id = seed_run(store, epochs=3)
+    store.finish_run(run_id, "completed", test_accuracy=0.74, test_accuracy_last=0.7, best_epoch=2,
+                     seconds_per_epoch=0.42, compile_seconds=6.1)
+    at = check_page(open_page(TRAIN_PAGE).run())
+    text = texts_of(at.markdown)
+    assert "test accuracy 0.740 (weights of epoch 2 of 3, the best on validation; the last epoch's: 0.700)" in text
+    assert "0.42 s per epoch after a one-off 6.1 s compile" in text
+
+
+def test_train_form_keeps_the_best_epochs_weights_by_default():
+    at = check_page(open_page(TRAIN_PAGE).run())
+    box = at.checkbox(key="train.restore_best")
+    assert box.value is True and box.label == "Keep the best epoch's weights"
+
+
+def test_train_page_live_card_says_compiling(store, no_worker):
+    run_id = seed_run(store, status="running", epochs=3)
+    store.set_progress(run_id, phase="compiling", phase_started_at=time.time() - 5, epoch=1, epochs=3,
+                       batch=0, batches=4)
+    at = check_page(open_page(TRAIN_PAGE).run())
+    texts = [str(bar.proto.text) for bar in at.get("progress")]
+    assert any(text.startswith("epoch 1/3: compiling the model… ") and text.endswith(" s") for text in texts)
+
+
+@pytest.mark.parametrize("page", [TRAIN_PAGE, HOME_PAGE, COMPARE_PAGE])
+def test_a_damaged_store_is_reported_on_the_page_not_thrown(seqlab_home, page):
+    seqlab_home.mkdir(parents=True, exist_ok=True)
+    (seqlab_home / "runs.db").write_bytes(b"junk bytes, not SQLite " * 300)
+    at = open_page(page).run()
+    check_page(at, "is damaged or is not a seqlab database")
+    [error] = at.error
+    assert str(seqlab_home / "runs.db") in error.value and "mv " in error.value
+
+
 # ------------------------------------------------------------------ compare
 def test_compare_empty_store_says_what_to_do():
     at = open_page(COMPARE_PAGE).run()
@@ -458,3 +514,56 @@ def test_training_speed_is_measured_on_completed_runs_of_the_same_arch(store):
     assert speed.startup_seconds == pytest.approx(4.0 - 0.5)
     assert "measured on 1 completed gru run" in speed.basis
     assert "rough constant" in training_speed(store, "lstm").basis
+
+
+def test_training_speed_takes_the_recorded_steady_figure_and_the_whole_one_off_cost(store):
+    run_id = seed_run(store, arch="gru", epochs=3)  # epochs of 0.5 s as recorded
+    store.finish_run(run_id, "completed", seconds_per_epoch=0.25, compile_seconds=2.0)
+    _set_column(store, run_id, "started_at", 100.0)
+    _set_column(store, run_id, "finished_at", 110.0)  # 10 s in all: 3 x 0.25 s of steady epochs
+    store.write_meta(run_id, {"examples": {"train": 100}})
+    speed = training_speed(store, "gru")
+    sequence_length = store.get_run(run_id).config.data.sequence_length
+    assert speed.seconds_per_token == pytest.approx(0.25 / (100 * sequence_length))
+    assert speed.startup_seconds == pytest.approx(10.0 - 3 * 0.25)  # loading, compiling, testing
+
+
+def test_a_one_epoch_run_does_not_set_the_speed(store):
+    run_id = seed_run(store, arch="gru", epochs=1)  # its one epoch includes the compile
+    store.write_meta(run_id, {"examples": {"train": 100}})
+    assert "rough constant" in training_speed(store, "gru").basis
+
+
+def test_run_progress_never_shows_more_batches_than_the_epoch_has(store):
+    run_id = seed_run(store, status="running", epochs=4)
+    store.set_progress(run_id, phase="training", epoch=2, epochs=4, batch=8, batches=6)  # as Keras reported it
+    progress = run_progress(store.get_run(run_id))
+    assert "batch 6/6" in progress.epoch_text
+    assert progress.epoch_fraction == 1.0 and progress.run_fraction == pytest.approx(2 / 4)
+
+
+def test_run_progress_says_compiling_with_its_seconds(store):
+    run_id = seed_run(store, status="running", epochs=4)
+    store.set_progress(run_id, phase="compiling", phase_started_at=1000.0, epoch=1, epochs=4,
+                       batch=0, batches=6)
+    progress = run_progress(store.get_run(run_id), now=1012.4)
+    assert progress.epoch_text == "epoch 1/4: compiling the model… 12 s"
+    assert progress.epoch_fraction == 0.0
+
+
+def test_run_progress_keeps_the_epoch_bar_full_while_validating(store):
+    run_id = seed_run(store, status="running", epochs=4)
+    store.set_progress(run_id, phase="validating", phase_started_at=1000.0, epoch=3, epochs=4,
+                       batch=6, batches=6)
+    progress = run_progress(store.get_run(run_id), now=1001.0)
+    assert progress.epoch_fraction == 1.0 and progress.run_fraction == pytest.approx(3 / 4)
+    assert progress.epoch_text.startswith("epoch 3/4: validating")
+
+
+def test_runs_table_shows_both_test_accuracies_and_the_best_epoch(store):
+    from seqlab.views.runs import recent_runs_table
+
+    run_id = seed_run(store, epochs=3)
+    store.finish_run(run_id, "completed", test_accuracy=0.74, test_accuracy_last=0.7, best_epoch=2)
+    row = recent_runs_table(store).iloc[0]
+    assert (row["test_accuracy"], row["test_accuracy_last"], row["best_epoch"]) == (0.74, 0.7, 2)

@@ -345,3 +345,51 @@ def test_deleting_a_selected_group_deletes_its_runs(store, groups):
     assert store.list_runs(group_id=groups["gru"]) == []
     assert len(store.list_runs()) == 3 * (len(groups) - 1)
     assert not any(option.startswith("gru ") for option in at.multiselect(key="compare.selected").options)
+
+
+# ------------------------------------------------------- the selection
+def test_legend_labels_name_only_what_tells_the_selected_runs_apart(store):
+    # Another lstm elsewhere in the store shares "lstm 32u x1": the selection list must tell the
+    # two apart, but a chart of lstm, gru and transformer needs no settings in its legend.
+    seed_run(store, {"model.arch": "lstm", "data.sequence_length": 60}, 0.7)
+    chosen = [seed_run(store, {"model.arch": arch}, 0.8) for arch in ("lstm", "gru", "transformer")]
+    at = compare_with(chosen)
+    curves = frames_with(at, "run_id", "split")[0]
+    assert set(curves["run_id"]) == set(chosen)
+    assert sorted(set(curves["label"])) == ["gru 32u x1", "lstm 32u x1", "transformer 2h x1"]
+    options = load_compare(store).options
+    assert options[chosen[0]] != "lstm 32u x1" and "sequence_length" in options[chosen[0]]
+
+
+def test_budgets_open_on_the_selected_runs_dataset(store):
+    longrange = [seed_run(store, {**LONGRANGE, "model.arch": arch}, 0.8) for arch in ("lstm", "gru")]
+    seed_run(store, {"model.arch": "lstm"}, 0.7)  # newer, on toy
+    at = compare_with(longrange, "Budgets")
+    assert at.selectbox(key="compare.budget_dataset").value == "synthetic-longrange"
+    at.multiselect(key="compare.selected").set_value([store.list_runs(limit=1)[0].run_id]).run()
+    check_page(at)
+    assert at.selectbox(key="compare.budget_dataset").value == "toy"
+
+
+def test_advice_speaks_only_of_the_selection(store):
+    chosen = [seed_run(store, {"model.arch": arch}, level) for arch, level in (("lstm", 0.8), ("gru", 0.85))]
+    seed_run(store, {"model.arch": "transformer"}, 0.9)  # not selected
+    at = compare_with(chosen, "Advice")
+    advice = texts_of(at.markdown)
+    assert "gru 0.850" in advice and "lstm 0.800" in advice
+    assert "transformer" not in advice
+
+
+def test_advice_counts_still_improving_runs_by_their_own_epochs(store):
+    config = RunConfig().with_overrides({"model.arch": "lstm", "data.dataset": "toy"})
+    run_ids = []
+    for seed, epochs in enumerate((4, 4, 6)):
+        run_id = store.create_run(config.with_overrides({"seed": seed, "train.epochs": epochs}), status="running")
+        for epoch in range(1, epochs + 1):
+            store.add_epoch(run_id, epoch, {"loss": 1 / epoch, "accuracy": 0.5, "val_loss": 1 / epoch,
+                                            "val_accuracy": 0.5 + epoch / 100, "seconds": 0.1})
+        store.finish_run(run_id, "completed", test_loss=0.5, test_accuracy=0.6)
+        run_ids.append(run_id)
+    at = compare_with(run_ids, "Advice")
+    advice = texts_of(at.markdown)
+    assert "still falling at its last epoch in 3 of 3 runs (epochs 4, 4 and 6)" in advice

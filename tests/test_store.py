@@ -1,5 +1,6 @@
 """RunStore: records, epochs, frames, transactions, concurrency and dead-run reaping."""
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from seqlab.config import RunConfig
-from seqlab.store import FINISHED_STATUSES, SCHEMA_VERSION, STATUSES, RunStore, default_home
+from seqlab.store import (
+    FINISHED_STATUSES, MIGRATIONS, SCHEMA_VERSION, STATUSES, DamagedStoreError, RunStore, default_home,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -263,6 +266,105 @@ def test_newer_schema_is_refused_with_a_clear_message(store):
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(ValueError, match="newer seqlab.*SEQLAB_HOME"):
         RunStore(store.home)
+
+
+def _version_1_store(home: Path) -> Path:
+    """A runs.db as seqlab wrote it before schema version 2: two finished runs, three epochs each.
+
+    Run "r-overfit" had its lowest validation loss at epoch 2, "r-improving" at its last.
+    """
+    home.mkdir(parents=True)
+    db_path = home / "runs.db"
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    config = RunConfig().to_dict()
+    del config["train"]["restore_best"]  # fields an old seqlab did not have
+    for run_id, val_losses in (("r-overfit", (0.6, 0.5, 0.7)), ("r-improving", (0.6, 0.5, 0.4))):
+        conn.execute(
+            "INSERT INTO runs (run_id, status, config, created_at, finished_at, test_loss, test_accuracy)"
+            " VALUES (?, 'completed', ?, 1.0, 2.0, 0.5, 0.8)", (run_id, json.dumps(config)))
+        for epoch, val_loss in enumerate(val_losses, start=1):
+            conn.execute("INSERT INTO epochs (run_id, epoch, loss, val_loss, val_accuracy, seconds)"
+                         " VALUES (?, ?, 0.5, ?, 0.7, ?)", (run_id, epoch, val_loss, 6.0 if epoch == 1 else 0.5))
+    conn.close()
+    return db_path
+
+
+def test_opening_a_version_1_store_migrates_it_in_place(tmp_path):
+    db_path = _version_1_store(tmp_path / "old")
+    store = RunStore(tmp_path / "old")
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    assert {"best_epoch", "test_accuracy_last", "compile_seconds", "seconds_per_epoch",
+            "majority_fraction"} <= columns
+    assert [r.run_id for r in store.list_runs()] == ["r-improving", "r-overfit"]  # both kept
+
+
+def test_migrated_runs_say_their_test_accuracy_was_the_last_epochs(tmp_path):
+    _version_1_store(tmp_path / "old")
+    store = RunStore(tmp_path / "old")
+    overfit, improving = store.get_run("r-overfit"), store.get_run("r-improving")
+    # Measured with the last epoch's weights: kept as that; it is the headline only
+    # where the last epoch was the best one.
+    assert (overfit.best_epoch, overfit.test_accuracy_last, overfit.test_accuracy) == (2, 0.8, None)
+    assert (improving.best_epoch, improving.test_accuracy_last, improving.test_accuracy) == (3, 0.8, 0.8)
+    assert overfit.config.train.restore_best is False  # they kept their last weights
+    assert overfit.seconds_per_epoch is None  # the summary reads old runs' seconds from their epochs
+
+
+def test_migrated_runs_get_steady_seconds_in_the_summary(tmp_path):
+    from seqlab.analysis.tables import run_summary_table
+
+    _version_1_store(tmp_path / "old")
+    store = RunStore(tmp_path / "old")
+    summary = run_summary_table(store.epochs_frame(), store.runs_frame()).set_index("run_id")
+    assert summary.loc["r-overfit", "seconds_per_epoch"] == pytest.approx(0.5)
+    assert summary.loc["r-overfit", "compile_seconds"] == pytest.approx(5.5)
+
+
+def test_finish_run_records_best_epoch_last_epoch_accuracy_and_timing(store):
+    run_id = store.create_run(_config())
+    store.set_majority_fraction(run_id, 0.55)
+    store.finish_run(run_id, "completed", test_accuracy=0.86, test_accuracy_last=0.81, best_epoch=2,
+                     compile_seconds=6.2, seconds_per_epoch=0.4)
+    record = store.get_run(run_id)
+    assert (record.test_accuracy, record.test_accuracy_last, record.best_epoch) == (0.86, 0.81, 2)
+    assert (record.compile_seconds, record.seconds_per_epoch, record.majority_fraction) == (6.2, 0.4, 0.55)
+    row = store.runs_frame([run_id]).iloc[0]
+    assert (row["best_epoch"], row["test_accuracy_last"], row["compile_seconds"]) == (2, 0.81, 6.2)
+
+
+@pytest.mark.parametrize("call", [
+    lambda store, run_id: store.finish_run(run_id, "completed", best_epoch=0),
+    lambda store, run_id: store.set_majority_fraction(run_id, 1.5),
+])
+def test_bad_results_are_refused(store, call):
+    with pytest.raises(ValueError, match="best_epoch|majority_fraction"):
+        call(store, store.create_run(_config()))
+
+
+def test_a_store_whose_file_is_junk_says_which_file_and_how_to_recover(tmp_path):
+    home = tmp_path / "junk"
+    home.mkdir()
+    (home / "runs.db").write_bytes(b"this is not sqlite \x00\xff" * 200)
+    with pytest.raises(DamagedStoreError) as caught:
+        RunStore(home)
+    message = str(caught.value)
+    assert str(home / "runs.db") in message and "not a database" in message
+    assert "mv " in message and "SEQLAB_HOME" in message
+
+
+def test_a_store_damaged_while_open_reports_it_on_the_next_read(store):
+    store.create_run(_config())
+    store.db_path.write_bytes(b"\x00junk" * 1000)
+    for name in ("-wal", "-shm"):
+        Path(f"{store.db_path}{name}").unlink(missing_ok=True)
+    with pytest.raises(DamagedStoreError, match="runs.db"):
+        store.list_runs()
+    with pytest.raises(DamagedStoreError):
+        store.check()
 
 
 def test_reader_sees_consistent_epochs_while_another_process_writes(store, tmp_path):

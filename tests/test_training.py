@@ -167,3 +167,151 @@ def test_bfloat16_transformer_trains_saves_and_leaves_the_global_policy_alone(st
     probabilities = predict_proba(trained, ["a great movie", "bad"])
     assert probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
+
+
+# ------------------------------------------------------- honest numbers
+def noisy_cue_csv(path):
+    """A CSV where "good"/"bad" decides the label, a quarter of labels flipped: fast models overfit it."""
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(60)]
+    rows = ["text,label"]
+    for _ in range(200):
+        good = rng.random() < 0.5
+        text = list(rng.choice(words, 6))
+        text[rng.integers(6)] = "good" if good else "bad"
+        label = good if rng.random() < 0.75 else not good
+        rows.append(" ".join(text) + "," + ("pos" if label else "neg"))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def overfitting(path, **overrides):
+    """A baseline whose validation loss is lowest at epoch 3 of 8 on `noisy_cue_csv`, then rises."""
+    return RunConfig().with_overrides({
+        "data.dataset": str(path), "model.arch": "baseline", "model.embedding_dim": 16,
+        "data.sequence_length": 8, "train.epochs": 8, "train.batch_size": 16,
+        "train.jit_compile": False, "train.learning_rate": 0.03, **overrides}).validate()
+
+
+@pytest.fixture(scope="module")
+def overfit_runs(tmp_path_factory):
+    """(store, run with restore_best, the same run without) on the noisy cue data."""
+    home = tmp_path_factory.mktemp("overfit_home")
+    path = noisy_cue_csv(home / "noisy.csv")
+    store = RunStore(home / "store")
+    kept = train_foreground(overfitting(path), store)
+    last = train_foreground(overfitting(path, **{"train.restore_best": False}), store)
+    assert kept.status == last.status == "completed", (kept.message, last.message)
+    return store, kept, last
+
+
+def validation_and_test(store, record):
+    from seqlab.data import load_dataset
+    from seqlab.data.vectorize import vectorize
+
+    dataset = load_dataset(record.config.data, record.config.seed)
+    return vectorize(dataset, record.config.data, store.cache_dir(VECTORIZED_CACHE))
+
+
+def saved_model_scores(store, record, x, y):
+    """(mean binary cross-entropy, accuracy) of the run's saved model on (x, y)."""
+    from seqlab.inference import load_trained
+
+    model = load_trained(store, record.run_id).model
+    p = np.clip(model.predict(x, verbose=0).reshape(-1).astype("float64"), 1e-7, 1 - 1e-7)
+    loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    return float(loss), float(np.mean((p > 0.5) == y))
+
+
+def test_best_epoch_is_the_lowest_validation_loss_and_comes_before_the_last(overfit_runs):
+    store, kept, _ = overfit_runs
+    losses = [e["val_loss"] for e in store.epochs(kept.run_id)]
+    assert kept.best_epoch == int(np.argmin(losses)) + 1
+    assert kept.best_epoch < len(losses)  # the crafted run gets worse after its best epoch
+
+
+def test_restore_best_saves_the_best_epochs_weights(overfit_runs):
+    store, kept, _ = overfit_runs
+    data = validation_and_test(store, kept)
+    best = store.epochs(kept.run_id)[kept.best_epoch - 1]
+    loss, accuracy = saved_model_scores(store, kept, data.x_val, data.y_val)
+    assert loss == pytest.approx(best["val_loss"], rel=1e-4)
+    assert accuracy == pytest.approx(best["val_accuracy"], abs=1e-6)
+
+
+def test_test_accuracy_is_the_kept_weights_and_the_last_epochs_is_beside_it(overfit_runs):
+    store, kept, last = overfit_runs
+    data = validation_and_test(store, kept)
+    _, saved_test_accuracy = saved_model_scores(store, kept, data.x_test, data.y_test)
+    assert kept.test_accuracy == pytest.approx(saved_test_accuracy, abs=1e-6)
+    # The same seed without restore_best trains the same weights and keeps the last ones.
+    assert kept.test_accuracy_last == pytest.approx(last.test_accuracy, abs=1e-6)
+    assert last.test_accuracy_last == last.test_accuracy
+    assert kept.test_accuracy != pytest.approx(kept.test_accuracy_last)  # this run shows the difference
+
+
+def test_without_restore_best_the_saved_model_is_the_last_epochs(overfit_runs):
+    store, _, last = overfit_runs
+    data = validation_and_test(store, last)
+    loss, _ = saved_model_scores(store, last, data.x_val, data.y_val)
+    assert loss == pytest.approx(store.epochs(last.run_id)[-1]["val_loss"], rel=1e-4)
+    assert last.best_epoch < len(store.epochs(last.run_id))  # the best epoch is still named
+
+
+def test_compile_seconds_and_steady_seconds_per_epoch_are_recorded(overfit_runs):
+    store, kept, _ = overfit_runs
+    seconds = [e["seconds"] for e in store.epochs(kept.run_id)]
+    assert kept.seconds_per_epoch == pytest.approx(float(np.median(seconds[1:])))
+    assert kept.compile_seconds == pytest.approx(seconds[0] - kept.seconds_per_epoch)
+    assert kept.compile_seconds > 0  # the first epoch traced the training and evaluation steps
+
+
+def test_run_summary_quotes_the_recorded_steady_seconds_and_both_test_accuracies(overfit_runs):
+    from seqlab.analysis.tables import run_summary_table
+
+    store, kept, _ = overfit_runs
+    summary = run_summary_table(store.epochs_frame([kept.run_id]), store.runs_frame([kept.run_id]))
+    row = summary.iloc[0]
+    assert row["seconds_per_epoch"] == pytest.approx(kept.seconds_per_epoch)
+    assert row["compile_seconds"] == pytest.approx(kept.compile_seconds)
+    assert (row["best_epoch"], row["test_accuracy"], row["test_accuracy_last"]) == (
+        kept.best_epoch, pytest.approx(kept.test_accuracy), pytest.approx(kept.test_accuracy_last))
+
+
+def test_majority_fraction_is_the_validation_splits_largest_class_share(overfit_runs):
+    store, kept, _ = overfit_runs
+    counts = store.read_meta(kept.run_id)["class_counts"]["validation"]
+    assert kept.majority_fraction == pytest.approx(max(counts) / sum(counts))
+    data = validation_and_test(store, kept)
+    assert sum(counts) == len(data.y_val)
+
+
+def test_one_epoch_run_records_no_steady_figure(store):
+    record = train_foreground(tiny(**{"train.epochs": 1}), store)
+    assert record.status == "completed"
+    assert record.seconds_per_epoch is None and record.compile_seconds is None
+    assert record.best_epoch == 1 and record.test_accuracy == record.test_accuracy_last
+
+
+def test_batch_progress_never_exceeds_the_epochs_batches(store, tmp_path):
+    # 120 training texts in batches of 8: 15 batches, run 8 per call; Keras reports the
+    # second call as ending at batch 16.
+    config = overfitting(noisy_cue_csv(tmp_path / "noisy.csv"),
+                         **{"train.epochs": 2, "train.batch_size": 8, "train.steps_per_execution": 8})
+    events = []
+    record = train_foreground(config, store, on_progress=events.append)
+    assert record.status == "completed"
+    batched = [e for e in events if e.get("batches")]
+    assert batched and all(0 <= e["batch"] <= e["batches"] for e in batched)
+    assert batched[0]["batches"] == 15
+    assert max(e["batch"] for e in batched) == 15  # a full epoch reads 15/15
+
+
+def test_progress_says_compiling_before_the_first_batch_with_when_it_began(store):
+    events = []
+    train_foreground(tiny(), store, on_progress=events.append)
+    phases = [e["phase"] for e in events if "phase_started_at" in e]
+    assert phases.index("compiling") < phases.index("training")
+    assert "validating" in phases
+    compiling = next(e for e in events if e.get("phase") == "compiling" and "phase_started_at" in e)
+    assert compiling["phase_started_at"] > 0

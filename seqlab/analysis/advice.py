@@ -191,7 +191,7 @@ def _still_improving_lines(runs: pd.DataFrame, curves: pd.DataFrame) -> list[str
     lines = []
     for arch, part in improving.groupby(improving["run_id"].map(arch_of)):
         total = int((runs["arch"] == arch).sum())
-        lines.append(words.still_improving_advice(arch, int(part["epoch"].max()), len(part), total))
+        lines.append(words.still_improving_advice(arch, [int(epoch) for epoch in part["epoch"]], total))
     return lines
 
 

@@ -30,18 +30,28 @@ def group_curves_table(curves: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         Columns group_id, group_label, epoch, split, metric, mean, std
-        (sample standard deviation; NaN for a single run), min, max, n.
+        (sample standard deviation; NaN for a single run), min, max, n,
+        majority_fraction (the mean over the group's runs of their validation
+        majority-class share, the chance line; NaN when not recorded).
 
     Raises:
         ValueError: if `curves` lacks a needed column.
     """
-    columns = ["group_id", "group_label", "epoch", "split", "metric", "mean", "std", "min", "max", "n"]
+    columns = ["group_id", "group_label", "epoch", "split", "metric", "mean", "std", "min", "max", "n",
+               "majority_fraction"]
     require_columns(curves, ["group_id", "group_label", "epoch", "split", "metric", "value"], "curves")
-    grouped = curves.dropna(subset=["group_id"]).groupby(
+    grouped_curves = curves.dropna(subset=["group_id"])
+    grouped = grouped_curves.groupby(
         ["group_id", "group_label", "epoch", "split", "metric"], sort=True
     )["value"]
-    table = grouped.agg(["mean", "std", "min", "max", "size"]).rename(columns={"size": "n"})
-    return table.reset_index()[columns]
+    table = grouped.agg(["mean", "std", "min", "max", "size"]).rename(columns={"size": "n"}).reset_index()
+    if "majority_fraction" in grouped_curves:
+        shares = grouped_curves.drop_duplicates("run_id" if "run_id" in grouped_curves else None)
+        table["majority_fraction"] = table["group_id"].map(
+            shares.groupby("group_id")["majority_fraction"].mean()).astype(float)
+    else:
+        table["majority_fraction"] = np.nan
+    return table[columns]
 
 
 def group_summary_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -53,22 +63,26 @@ def group_summary_table(summary: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         Columns group_id, label (the group's label), arch, n_runs and, for
-        final_val_accuracy, best_val_accuracy, test_accuracy and
-        seconds_per_epoch: `<name>_mean` and `<name>_std` (numbers) and
-        `<name>` (text such as "0.812 ± 0.014").
+        final_val_accuracy, best_val_accuracy, test_accuracy (kept weights),
+        test_accuracy_last (last epoch's), seconds_per_epoch (steady) and
+        compile_seconds (the one-off cost): `<name>_mean` and `<name>_std`
+        (numbers) and `<name>` (text such as "0.812 ± 0.014").
 
     Raises:
         ValueError: if `summary` lacks a needed column.
     """
-    metrics = ("final_val_accuracy", "best_val_accuracy", "test_accuracy", "seconds_per_epoch")
-    require_columns(summary, ["run_id", "group_id", "group_label", "arch", *metrics], "summary")
+    metrics = ("final_val_accuracy", "best_val_accuracy", "test_accuracy", "test_accuracy_last",
+               "seconds_per_epoch", "compile_seconds")
+    required = ("final_val_accuracy", "best_val_accuracy", "test_accuracy", "seconds_per_epoch")
+    require_columns(summary, ["run_id", "group_id", "group_label", "arch", *required], "summary")
+    summary = summary.assign(**{m: np.nan for m in metrics if m not in summary})
     grouped = summary.dropna(subset=["group_id"]).groupby("group_id", sort=False)
     table = grouped.agg(
         label=("group_label", "first"), arch=("arch", "first"), n_runs=("run_id", "size"),
         **{f"{m}_{stat}": (m, stat) for m in metrics for stat in ("mean", "std")},
     ).reset_index()
     for metric in metrics:
-        digits = 2 if metric == "seconds_per_epoch" else 3
+        digits = 2 if metric.endswith("seconds") or metric == "seconds_per_epoch" else 3
         table[metric] = [
             mean_std_text(mean, std, digits)
             for mean, std in zip(table[f"{metric}_mean"], table[f"{metric}_std"])

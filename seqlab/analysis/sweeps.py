@@ -24,9 +24,11 @@ def sweep_table(
             recorded an epoch).
 
     Returns:
-        Columns arch, value, seconds_per_epoch (mean over the runs, i.e. the
-        seeds), val_accuracy (mean best validation accuracy), val_accuracy_std
-        (NaN for one run), n_runs, run_ids (list), sorted by arch and value.
+        Columns arch, value, seconds_per_epoch (the steady figure, mean over
+        the runs, i.e. the seeds), compile_seconds (the one-off cost, mean over
+        the runs), val_accuracy (mean best validation accuracy),
+        val_accuracy_std (NaN for one run), n_runs, run_ids (list), sorted by
+        arch and value.
 
     Raises:
         ValueError: if `vary` is not a column of `summary`.
@@ -39,16 +41,20 @@ def sweep_table(
         )
     require_columns(summary, ["run_id", "arch", "seconds_per_epoch", "best_val_accuracy"], "summary")
     rows = summary.dropna(subset=[vary, "best_val_accuracy"])
+    if "compile_seconds" not in rows:
+        rows = rows.assign(compile_seconds=float("nan"))
     if statuses is not None and "status" in rows:
         rows = rows[rows["status"].isin(statuses)]
     table = rows.groupby(["arch", vary], sort=True).agg(
         seconds_per_epoch=("seconds_per_epoch", "mean"),
+        compile_seconds=("compile_seconds", "mean"),
         val_accuracy=("best_val_accuracy", "mean"),
         val_accuracy_std=("best_val_accuracy", "std"),
         n_runs=("run_id", "size"),
         run_ids=("run_id", list),
     )
-    columns = ["arch", "value", "seconds_per_epoch", "val_accuracy", "val_accuracy_std", "n_runs", "run_ids"]
+    columns = ["arch", "value", "seconds_per_epoch", "compile_seconds", "val_accuracy", "val_accuracy_std",
+               "n_runs", "run_ids"]
     return table.reset_index().rename(columns={vary: "value"})[columns]
 
 

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from seqlab.analysis.curves import early_stopping_replay, overfitting_onset
@@ -25,6 +26,29 @@ CURVE_COLUMNS = {
 }
 
 
+def epoch_timing(seconds: Sequence[float | None]) -> tuple[float | None, float | None]:
+    """Splits a run's epoch times into the one-off compile cost and the steady seconds per epoch.
+
+    The first epoch also traces and XLA-compiles the training step, the
+    evaluation step and their shapes for a short last batch; later epochs
+    reuse them. So the steady figure is the median of the epochs after the
+    first, and the one-off cost what the first took beyond it.
+
+    Args:
+        seconds: the full epochs' seconds in order (None/NaN are skipped).
+
+    Returns:
+        (compile_seconds, seconds_per_epoch); both None with fewer than two
+        timed epochs, where nothing tells the compile from the work.
+    """
+    timed = [float(value) for value in seconds
+             if value is not None and math.isfinite(float(value)) and float(value) >= 0]
+    if len(timed) < 2:
+        return None, None
+    steady = float(np.median(timed[1:]))
+    return max(timed[0] - steady, 0.0), steady
+
+
 def curves_table(epochs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """Returns the tidy curves for overlay charts.
 
@@ -38,7 +62,9 @@ def curves_table(epochs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
         share a label, so a chart's legend tells them apart), arch, group_id,
         group_label,
         epoch, split ("train" | "validation"), metric ("loss" | "accuracy"),
-        value. Missing values (a run without validation) are left out.
+        value, majority_fraction (the run's validation majority-class share,
+        the accuracy charts' chance line; NaN when not recorded). Missing
+        values (a run without validation) are left out.
 
     Raises:
         ValueError: if a frame lacks a needed column.
@@ -53,7 +79,9 @@ def curves_table(epochs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     long["metric"] = long["column"].map({k: v[1] for k, v in CURVE_COLUMNS.items()})
     table = with_labels(long, labels)
     table["value"] = table["value"].astype(float)
-    columns = ["run_id", "label", "arch", "group_id", "group_label", "epoch", "split", "metric", "value"]
+    table["majority_fraction"] = table["run_id"].map(_run_column(runs_frame(runs), "majority_fraction")).astype(float)
+    columns = ["run_id", "label", "arch", "group_id", "group_label", "epoch", "split", "metric", "value",
+               "majority_fraction"]
     return table.sort_values(["run_id", "metric", "split", "epoch"], kind="stable")[columns].reset_index(drop=True)
 
 
@@ -94,14 +122,18 @@ def run_summary_table(epochs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
         One row per run of `runs` (runs with no epochs yet have NaN/NA
         statistics) with columns: run_id, label, arch, status, group_id,
         group_label, dataset, the `KEY_HYPERPARAMETERS` present, num_params,
-        epochs_run, seconds_per_epoch (mean over the epochs after the first
-        when there are several: the first pays for tracing and XLA compiling,
-        which would otherwise swamp short runs), best_epoch (lowest val_loss, earliest on
-        ties), best_val_loss, best_val_accuracy (highest over epochs),
-        val_accuracy_at_best_epoch, final_val_accuracy, test_accuracy,
-        gap_final (val_loss - loss at the last epoch), overfit_epoch
-        (`overfitting_onset`, NA if none), then every other config column
-        (for `sweep_table`).
+        epochs_run, seconds_per_epoch (steady: the median of the epochs after
+        the first, as recorded with the run, else read from its epochs by
+        `epoch_timing`; NaN with fewer than two epochs), compile_seconds (the
+        one-off cost: the first epoch's extra time over that), best_epoch
+        (lowest val_loss, earliest on ties: the epoch whose weights a run with
+        `train.restore_best` kept), best_val_loss, best_val_accuracy (highest
+        over epochs), val_accuracy_at_best_epoch, final_val_accuracy,
+        test_accuracy (with the kept weights), test_accuracy_last (with the
+        last epoch's), majority_fraction (the validation split's majority
+        share: chance), gap_final (val_loss - loss at the last epoch),
+        overfit_epoch (`overfitting_onset`, NA if none), then every other
+        config column (for `sweep_table`).
 
     Raises:
         ValueError: if a frame lacks a needed column.
@@ -110,39 +142,73 @@ def run_summary_table(epochs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     labels = run_labels(runs)
     runs = runs_frame(runs)
     grouped = epochs.groupby("run_id", sort=False)
-    steady = epochs[(epochs["epoch"] > 1) | (grouped["epoch"].transform("size") == 1)]
     stats = grouped.agg(
         epochs_run=("epoch", "size"),
         best_val_loss=("val_loss", "min"),
         best_val_accuracy=("val_accuracy", "max"),
     )
-    stats["seconds_per_epoch"] = steady.groupby("run_id", sort=False)["seconds"].mean()
+    timing = _timing_from_epochs(epochs)
     last = epochs.drop_duplicates("run_id", keep="last").set_index("run_id")
     stats["final_val_accuracy"] = last["val_accuracy"]
     stats["gap_final"] = last["val_loss"] - last["loss"]
-    best = epochs.loc[best_rows(epochs)].set_index("run_id")
-    stats["best_epoch"] = best["epoch"]
-    stats["val_accuracy_at_best_epoch"] = best["val_accuracy"]
+    stats["computed_best_epoch"] = epochs.loc[best_rows(epochs)].set_index("run_id")["epoch"]
     stats["overfit_epoch"] = pd.Series(_overfit_epochs(epochs), dtype="float")
-    for column in ("epochs_run", "best_epoch", "overfit_epoch"):
-        stats[column] = stats[column].astype("Int64")
 
-    table = labels.merge(runs.drop(columns=["label", "arch", "group_id", "group_label"], errors="ignore"),
-                         on="run_id", how="left")
+    recorded = {name: _run_column(runs, name) for name in _RECORDED}
+    table = labels.merge(runs.drop(columns=["label", "arch", "group_id", "group_label", *_RECORDED],
+                                   errors="ignore"), on="run_id", how="left")
     table = table.merge(stats, left_on="run_id", right_index=True, how="left")
+    ids = table["run_id"]
+    table["seconds_per_epoch"] = ids.map(recorded["seconds_per_epoch"]).fillna(
+        ids.map(timing["seconds_per_epoch"])).astype(float)
+    table["compile_seconds"] = ids.map(recorded["compile_seconds"]).fillna(
+        ids.map(timing["compile_seconds"])).astype(float)
+    table["best_epoch"] = ids.map(recorded["best_epoch"]).astype(float).fillna(table["computed_best_epoch"])
+    at_best = epochs.set_index(["run_id", "epoch"])["val_accuracy"]
+    table["val_accuracy_at_best_epoch"] = [
+        at_best.get((run_id, int(epoch)), math.nan) if pd.notna(epoch) else math.nan
+        for run_id, epoch in zip(ids, table["best_epoch"])]
+    table["test_accuracy_last"] = ids.map(recorded["test_accuracy_last"]).astype(float)
+    table["majority_fraction"] = ids.map(recorded["majority_fraction"]).astype(float)
     table["epochs_run"] = table["epochs_run"].fillna(0)
+    for column in ("epochs_run", "best_epoch", "overfit_epoch"):
+        table[column] = table[column].astype("Float64").round().astype("Int64")
     for column in ("status", "dataset", "num_params", "test_accuracy"):
         if column not in table:
             table[column] = pd.NA if column in ("status", "dataset") else math.nan
     leading = [
         "run_id", "label", "arch", "status", "group_id", "group_label", "dataset",
         *[c for c in KEY_HYPERPARAMETERS if c in table],
-        "num_params", "epochs_run", "seconds_per_epoch", "best_epoch", "best_val_loss",
-        "best_val_accuracy", "val_accuracy_at_best_epoch", "final_val_accuracy",
-        "test_accuracy", "gap_final", "overfit_epoch",
+        "num_params", "epochs_run", "seconds_per_epoch", "compile_seconds", "best_epoch",
+        "best_val_loss", "best_val_accuracy", "val_accuracy_at_best_epoch", "final_val_accuracy",
+        "test_accuracy", "test_accuracy_last", "majority_fraction", "gap_final", "overfit_epoch",
     ]
     settings = [c for c in config_columns(table) if c not in leading]
     return table[leading + settings].reset_index(drop=True)
+
+
+# What the store records per run beside its epochs (`store.RESULT_COLUMNS`); the
+# summary prefers these and reads the rest from the curves.
+_RECORDED = ("seconds_per_epoch", "compile_seconds", "best_epoch", "test_accuracy_last",
+             "majority_fraction")
+
+
+def _run_column(runs: pd.DataFrame, name: str) -> pd.Series:
+    """A runs-frame column by run_id (all NaN when the frame lacks it, as hand-built frames may)."""
+    if name not in runs:
+        return pd.Series(math.nan, index=pd.Index(runs["run_id"]), dtype=float)
+    return pd.Series(pd.to_numeric(runs[name], errors="coerce").astype(float).to_numpy(),
+                     index=pd.Index(runs["run_id"]))
+
+
+def _timing_from_epochs(sorted_epochs: pd.DataFrame) -> pd.DataFrame:
+    """`epoch_timing` of each run's full epochs (a partial one, cut by a stop, is left out)."""
+    full = sorted_epochs
+    if "fraction" in full:
+        full = full[pd.to_numeric(full["fraction"], errors="coerce").fillna(1.0) >= 1.0]
+    rows = {run_id: epoch_timing(seconds) for run_id, seconds in split_by_run(full, "seconds")}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["compile_seconds", "seconds_per_epoch"],
+                                  dtype=float)
 
 
 def early_stopping_table(

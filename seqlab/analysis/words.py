@@ -126,7 +126,8 @@ def faster_trade_off(fastest: str, most_accurate: str, ratio: float, fast_accura
 
 
 def near_tie(first: str, second: str, gap: float, min_seeds: int, n_first: int, n_second: int) -> str:
-    return (f"{first} and {second} are within {gap:.3f} of each other: repeat each over "
+    closeness = "reached the same best validation accuracy" if round(gap, 3) == 0 else f"are within {gap:.3f} of each other"
+    return (f"{first} and {second} {closeness}: repeat each over "
             f"{min_seeds} seeds to tell them apart (currently {n_first} and {n_second} runs of "
             f"each one's best settings)")
 
@@ -162,10 +163,21 @@ def overfitting_advice(arch: str, epoch: int, num_overfit: int, num_runs: int) -
             f"falling{where}: overfitting; try early stopping, more dropout or fewer units")
 
 
-def still_improving_advice(arch: str, last_epoch: int, num_improving: int, num_runs: int) -> str:
-    where = f" in {num_improving} of {num_runs} runs" if num_runs > 1 else ""
-    return (f"{arch}'s validation loss was still falling at its last epoch ({last_epoch}){where}: "
-            f"more epochs may help")
+def still_improving_advice(arch: str, last_epochs: list[int], num_runs: int) -> str:
+    """Runs of `arch` whose validation loss was lowest at their last epoch (`last_epochs`, one per run)."""
+    if len(last_epochs) == 1:
+        where = f" ({last_epochs[0]})" + (f" in 1 of {num_runs} runs" if num_runs > 1 else "")
+    elif len(set(last_epochs)) == 1:
+        where = f" ({last_epochs[0]}) in {len(last_epochs)} of {num_runs} runs"
+    else:
+        where = f" in {len(last_epochs)} of {num_runs} runs (epochs {and_list(sorted(last_epochs))})"
+    return f"{arch}'s validation loss was still falling at its last epoch{where}: more epochs may help"
+
+
+def and_list(items: list) -> str:
+    """"4", "4 and 6", "4, 4 and 6"."""
+    texts = [str(item) for item in items]
+    return texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " and " + texts[-1]
 
 
 def untried_setting(name: str, column: str, value: Any) -> str:
@@ -231,8 +243,253 @@ def no_saved_model(run_id: str, label: str, status: str) -> str:
 
 
 def size_estimate_sentence(label: str, num_train: int, num_params: int, vocabulary_size: int,
-                           num_classes: int, seconds: float, basis: str) -> str:
-    """A run's size and estimated time before it starts, in Markdown."""
+                           num_classes: int, seconds: float, basis: str,
+                           startup_seconds: float | None = None) -> str:
+    """A run's size and estimated time before it starts, in Markdown.
+
+    `startup_seconds`, the one-off part of `seconds` (loading, building,
+    compiling), is said beside the total when given.
+    """
+    one_off = ("" if startup_seconds is None or not math.isfinite(startup_seconds)
+               else f", {duration_text(startup_seconds).replace('about ', '')} of it one-off start-up "
+                    f"and compiling")
     return (f"**{label}** on {num_train:,} training texts: **{num_params:,} parameters** (vocabulary "
             f"{vocabulary_size:,}, {num_classes} classes); estimated training time "
-            f"**{duration_text(seconds)}** per run ({basis}).")
+            f"**{duration_text(seconds)}** per run{one_off} ({basis}).")
+
+
+# ------------------------------------------------- honest numbers (training)
+# Live progress and finished-run outcomes on the Train page (`views.train`, `ui.widgets`).
+PHASE_WORDS = {
+    "starting": "starting", "loading data": "loading the data", "vectorizing": "turning texts into ids",
+    "building": "building the model", "compiling": "compiling the model", "training": "training",
+    "validating": "validating", "testing": "measuring test accuracy", "saving": "saving the model",
+}
+
+
+def phase_text(phase: str, elapsed: float | None = None) -> str:
+    """"compiling the model… 12 s": a phase, with the seconds it has lasted when known."""
+    words = PHASE_WORDS.get(phase, str(phase))
+    if elapsed is None or not math.isfinite(elapsed):
+        return f"{words}…"
+    return f"{words}… {max(0, int(elapsed))} s"
+
+
+def epoch_progress_text(epoch: int, epochs: int, batch: int, batches: int, loss: float | None) -> str:
+    """"epoch 2/5: batch 3/6, loss 0.4123" (batches "?" while unknown)."""
+    text = f"epoch {epoch}/{epochs}: batch {batch}/{batches or '?'}"
+    return text if loss is None else f"{text}, loss {loss:.4f}"
+
+
+def epoch_phase_text(epoch: int, epochs: int, phase: str, elapsed: float | None) -> str:
+    """"epoch 1/5: compiling the model… 12 s" (a phase within an epoch)."""
+    return f"epoch {epoch}/{epochs}: {phase_text(phase, elapsed)}"
+
+
+def run_outcome_text(test_accuracy: float | None, test_accuracy_last: float | None, best_epoch: int | None,
+                     epochs_run: int, restored: bool) -> str:
+    """The headline of a finished run: test accuracy with the kept weights, the last epoch's beside it.
+
+    Returns:
+        e.g. "test accuracy 0.874 (weights of epoch 2 of 3, the best on validation; the last
+        epoch's: 0.815)", or "" when nothing was tested.
+    """
+    if test_accuracy is None:
+        return ""
+    if not restored or best_epoch is None:
+        return f"test accuracy {test_accuracy:.3f} (last epoch's weights)"
+    if best_epoch >= epochs_run or test_accuracy_last is None:
+        return f"test accuracy {test_accuracy:.3f} (the last epoch, {best_epoch}, was the best on validation)"
+    return (f"test accuracy {test_accuracy:.3f} (weights of epoch {best_epoch} of {epochs_run}, the best on "
+            f"validation; the last epoch's: {test_accuracy_last:.3f})")
+
+
+def timing_text(seconds_per_epoch: float | None, compile_seconds: float | None) -> str:
+    """"0.42 s per epoch after a one-off 6.1 s compile", or "" with fewer than two epochs timed."""
+    if seconds_per_epoch is None or not math.isfinite(seconds_per_epoch):
+        return ""
+    text = f"{seconds_per_epoch:.2f} s per epoch"
+    if compile_seconds is not None and math.isfinite(compile_seconds):
+        text += f" after a one-off {compile_seconds:.1f} s compile"
+    return text
+
+
+# ----------------------------------------------------------------- compare
+NOTHING_SELECTED = "no runs selected: pick runs or seed groups above and the advice speaks of them"
+
+
+# --------------------------------------------------------------- attention
+def nearly_uniform_sentence(layer: int, num_tokens: int, peak: float) -> str:
+    """Says that a layer's attention is spread evenly, so the heatmap shows no structure.
+
+    Args:
+        layer: the encoder block (from 1).
+        num_tokens: the real tokens of the text.
+        peak: the largest row peak of the layer (its most-attended key's weight
+            over an even share, `seqlab.attention.largest_peak`).
+    """
+    return (f"Attention in layer {layer} is nearly uniform: no token gets more than {peak:.2f} times "
+            f"an even share (1/{num_tokens}), so this model does not use attention to pick out words; "
+            f"it reads the text as an average of its tokens.")
+
+
+def attention_cut_sentence(text_length: int, sequence_length: int, truncation: str, first_kept: int) -> str:
+    """Says which part of a long text the run read, or "" when it read all of it."""
+    if text_length <= sequence_length:
+        return ""
+    if truncation == "pre":
+        return (f"This text has {text_length} tokens and the run reads only the last {sequence_length} "
+                f"(data.truncation=pre): the map starts at the text's token {first_kept + 1}, "
+                f"not at its beginning.")
+    return (f"This text has {text_length} tokens and the run reads only the first {sequence_length} "
+            f"(data.truncation=post): the last {text_length - sequence_length} are not in the map.")
+
+
+def attention_window_sentence(first: int, last: int, total: int) -> str:
+    """Says that the heatmap shows a window of the tokens (1-based, inclusive)."""
+    return (f"Showing tokens {first} to {last} of the {total} the run read; move the window to "
+            f"see the others (weights still count every token, so a row's cells need not sum to 1).")
+
+
+def most_attended_sentence(shown: int, total: int, layer: int, head: str) -> str:
+    """Says that the heatmap shows only the most-attended tokens, in text order."""
+    head_text = "the mean of the heads" if str(head) == "mean" else f"head {head}"
+    return (f"Showing the {shown} of {total} tokens that receive the most attention in layer {layer} "
+            f"({head_text}), in text order; the other tokens are left out, so a row's cells need not sum to 1.")
+
+
+# ------------------------------------------- tasks and preset lessons (Data, Home)
+# What each built-in dataset is for and who should win, shown in the dataset
+# pickers' help and on the Data page (`views.datasets.dataset_lesson`).
+DATASET_LESSONS = {
+    "toy": ("2,400 short film sentences, some negated (\"the plot was not clever\"): every model "
+            "learns it in seconds; the bag of words trails because it cannot read \"not\"."),
+    "synthetic-presence": ("One cue word (good or bad) anywhere decides the label: a bag of words "
+                           "suffices, so the cheapest model wins."),
+    "synthetic-longrange": ("Both good and bad, near the start; the one that comes first decides. "
+                            "Same words in both classes, so a bag of words is at chance; a left-to-right "
+                            "LSTM/GRU fails once the text is long (80 tokens), while a bidirectional RNN "
+                            "and the Transformer keep it."),
+    "synthetic-negation": ("One cue word and \"not\" near the end: \"not good\" is negative, \"good not\" "
+                           "leaves it positive. Same words in both classes, so a bag of words is at "
+                           "chance; RNNs and the Transformer learn the order."),
+    "synthetic-variable": ("Texts of 3 to N tokens labelled by the majority of good/bad: with masking "
+                           "every model counts two words; without it, padding drowns the count."),
+    "imdb": "Real movie reviews, positive or negative: the benchmark every architecture is measured on.",
+}
+
+# Architectures as a lesson names them.
+ARCH_NAMES = {"lstm": "the LSTM", "gru": "the GRU", "bilstm": "the BiLSTM", "bigru": "the BiGRU",
+              "transformer": "the Transformer", "baseline": "the bag of words"}
+
+
+def arch_name(arch: str, capital: bool = False) -> str:
+    """"the LSTM" (or "The LSTM")."""
+    name = ARCH_NAMES.get(arch, arch)
+    return name[0].upper() + name[1:] if capital else name
+
+
+def expectation_longrange(short: int, long: int) -> str:
+    return (f"Expect: the LSTM near 1.0 at {short} tokens but near chance (0.5) at {long}, where it must "
+            f"carry which of good/bad came first across the whole text; the BiLSTM and the Transformer "
+            f"near 1.0 at {long}; the bag of words at chance, since both classes hold the same words.")
+
+
+EXPECTATION_PRESENCE = ("Expect: every model near 1.0, because one cue word decides; so the bag of words "
+                        "wins: as accurate as the others with the fewest parameters and the shortest epochs.")
+EXPECTATION_ATTENTION = ("Expect: the Transformer near 1.0; the same Transformer without position "
+                         "embeddings at chance (0.5), like the bag of words, since only the order of good "
+                         "and bad decides. Then open its heatmap on the Attention page: rows concentrate "
+                         "on good and bad.")
+EXPECTATION_MASKING = ("Expect: the masked GRU near 1.0; the unmasked one far below, because it must carry "
+                       "its count through the padding.")
+EXPECTATION_IMDB = ("Expect: all three well above chance (about 0.8 on held-out reviews), within a few "
+                    "points of each other; the curves show which overfits first.")
+EXPECTATION_TOY = ("Expect: all three well above chance (0.8 or more on the held-out sentences); the bag "
+                   "of words trails the Transformer because it cannot read \"not\".")
+
+
+def accuracy_text(value: float, seeds: int) -> str:
+    """"0.96", or "0.96 (mean of 3 seeds)"."""
+    return f"{value:.2f}" if seeds <= 1 else f"{value:.2f} (mean of {seeds} seeds)"
+
+
+def lesson_waiting(finished: int, total: int) -> str:
+    return f"waiting for its runs: {finished} of {total} finished"
+
+
+def lesson_unusable(failed: int, total: int) -> str:
+    return (f"{failed} of its {total} runs did not complete (failed, stopped or interrupted): queue "
+            f"the preset again to check its lesson")
+
+
+def lesson_held(facts: list[str]) -> str:
+    """"as expected: the LSTM fell to 0.55 at length 80 while the Transformer held 0.96"."""
+    return "as expected: " + "; ".join(facts)
+
+
+def lesson_missed(facts: list[str], seeds: int) -> str:
+    """"not this time: ...", with the noise caveat when runs had one seed."""
+    noise = ("; with one seed this may be noise: run each again with 3 seeds (Train page, Seeds)"
+             if seeds <= 1 else f" (over {seeds} seeds)")
+    return "not this time: " + "; ".join(facts) + noise
+
+
+def fell_fact(arch: str, short: int, short_accuracy: str, long: int, long_accuracy: str) -> str:
+    return f"{arch_name(arch)} fell from {short_accuracy} at length {short} to {long_accuracy} at length {long}"
+
+
+def did_not_fall_fact(arch: str, short: int, short_accuracy: str, long: int, long_accuracy: str) -> str:
+    return (f"{arch_name(arch)} did not fall: {short_accuracy} at length {short}, still "
+            f"{long_accuracy} at length {long}")
+
+
+def held_fact(arch: str, accuracy: str, length: int | None = None) -> str:
+    where = f" at length {length}" if length is not None else ""
+    return f"{arch_name(arch)} held {accuracy}{where}"
+
+
+def learned_fact(label: str, accuracy: str) -> str:
+    return f"{label} reached {accuracy}"
+
+
+def only_reached_fact(label: str, accuracy: str, wanted: float) -> str:
+    return f"{label} reached only {accuracy} (expected {wanted:.2f} or more)"
+
+
+def at_chance_fact(label: str, accuracy: str, chance: float) -> str:
+    return f"{label} stayed near chance ({accuracy}; chance {chance:.2f})"
+
+
+def above_chance_fact(label: str, accuracy: str, chance: float) -> str:
+    return f"{label} reached {accuracy}, well above chance ({chance:.2f}) where it was expected near it"
+
+
+def level_with_best_fact(accuracy: str, best_label: str, best_accuracy: str) -> str:
+    return f"the bag of words reached {accuracy}, level with the best ({best_label}, {best_accuracy})"
+
+
+def behind_best_fact(accuracy: str, best_label: str, best_accuracy: str) -> str:
+    return f"the bag of words reached {accuracy}, behind {best_label} ({best_accuracy})"
+
+
+def cheapest_fact(params_ratio: float, seconds_ratio: float | None, other: str) -> str:
+    """The bag of words' size and epoch time against the fastest other model."""
+    seconds = "" if seconds_ratio is None else f" and {seconds_ratio:.1f}x shorter epochs"
+    return f"with {params_ratio:.1f}x fewer parameters{seconds} than {other}"
+
+
+def not_cheapest_fact(other: str) -> str:
+    return f"the bag of words was not the cheapest model: {other} was as small or as fast"
+
+
+def gap_fact(leader: str, leader_accuracy: str, follower: str, follower_accuracy: str, reason: str) -> str:
+    return f"{follower} trailed {leader} ({follower_accuracy} vs {leader_accuracy}){reason}"
+
+
+def no_gap_fact(leader: str, leader_accuracy: str, follower: str, follower_accuracy: str) -> str:
+    return f"{follower} did not trail {leader} ({follower_accuracy} vs {leader_accuracy})"
+
+
+def all_learned_fact(parts: list[str], chance: float) -> str:
+    return f"all learned well above chance ({chance:.2f}): " + ", ".join(parts)

@@ -52,7 +52,7 @@ def count_parameters(
     Args:
         config: the model section of the run recipe.
         vocabulary_size: rows of the token embedding.
-        sequence_length: rows of the Transformer's position embedding.
+        sequence_length: rows of the Transformer's position embedding (if it has one).
         num_classes: sets the size of the output layer.
 
     Returns:
@@ -184,7 +184,8 @@ def _parameter_parts(
             width = m.units * directions if m.merge_mode == "concat" else m.units
         fields = {"model.units": m.units, "model.num_layers": m.num_layers}
     elif m.arch == "transformer":
-        embedding += sequence_length * m.embedding_dim
+        if m.position_embedding:
+            embedding += sequence_length * m.embedding_dim
         projected = m.num_heads * m.key_dim
         # query, key and value projections (kernel + bias each), then the output projection.
         attention = (

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import streamlit as st
 
 from seqlab.config import DataConfig
-from seqlab.store import RunStore, default_home
+from seqlab.store import DamagedStoreError, RunStore, default_home
 from seqlab.data.vectorize import VECTORIZED_CACHE
 from seqlab.views.data import tokenization_view
 from seqlab.views.datasets import is_synthetic, suggested_data_settings
@@ -42,9 +42,17 @@ def get_store() -> RunStore:
     """Returns the one `RunStore` of the current `SEQLAB_HOME`, shared by all sessions.
 
     Keyed by the folder, so changing `SEQLAB_HOME` (as each test does) opens
-    another store instead of reusing a stale one.
+    another store instead of reusing a stale one. Every page calls this
+    first: when runs.db is damaged (not a database any more) the page shows
+    which file and how to recover, and stops there, instead of a traceback.
     """
-    return _store_for(store_home())
+    try:
+        store = _store_for(store_home())
+        store.check()  # one read: the cached store's file may have been damaged since
+    except DamagedStoreError as error:
+        st.error(error_message(error), icon=":material/database:")
+        st.stop()
+    return store
 
 
 @st.cache_data(max_entries=DATASET_CACHE_ENTRIES, show_spinner="Loading texts...")
@@ -79,14 +87,14 @@ def imdb_status():
 
 
 @st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Reading attention...")
-def attention_for_text(home: str, run_id: str, text: str):
-    """Returns `seqlab.inference.attention_for_text` for a run and a text, cached.
+def attention_map(home: str, run_id: str, text: str):
+    """Returns `seqlab.inference.attention_map` for a run and a text, cached.
 
     `home` is part of the cache key so two stores never share results.
     """
-    from seqlab.inference import attention_for_text as attention
+    from seqlab.inference import attention_map as read
 
-    return attention(_store_for(home), run_id, text)
+    return read(_store_for(home), run_id, text)
 
 
 @st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Predicting...")
@@ -107,7 +115,7 @@ def error_message(error: BaseException) -> str:
 
 @contextlib.contextmanager
 def error_boundary(context: str = "") -> Iterator[None]:
-    """Shows bad input or a missing run as `st.error` instead of a traceback.
+    """Shows bad input, a missing run or a damaged store as `st.error` instead of a traceback.
 
     The rest of the `with` block is skipped; what came before it stays drawn.
     DatasetError is a ValueError, so unreadable datasets are covered too.
@@ -117,6 +125,8 @@ def error_boundary(context: str = "") -> Iterator[None]:
     """
     try:
         yield
+    except DamagedStoreError as error:  # the store, not the input: no lead-in about the form
+        st.error(error_message(error), icon=":material/database:")
     except (ValueError, KeyError, OSError) as error:
         message = error_message(error)
         st.error(f"{context}: {message}" if context else message)

@@ -28,8 +28,10 @@ GROUP_COLUMNS = {
     "n_runs": st.column_config.NumberColumn("runs"),
     "best_val_accuracy": st.column_config.TextColumn("best val. acc."),
     "final_val_accuracy": st.column_config.TextColumn("final val. acc."),
-    "test_accuracy": st.column_config.TextColumn("test acc."),
-    "seconds_per_epoch": st.column_config.TextColumn("s / epoch"),
+    "test_accuracy": st.column_config.TextColumn("test acc. (best epoch)"),
+    "test_accuracy_last": st.column_config.TextColumn("test acc. (last epoch)"),
+    "seconds_per_epoch": st.column_config.TextColumn("s / epoch (steady)"),
+    "compile_seconds": st.column_config.TextColumn("one-off compile s"),
 }
 OVERFITTING_COLUMNS = {
     "label": st.column_config.TextColumn("run"),
@@ -47,7 +49,8 @@ REPLAY_COLUMNS = {
     "epochs_saved": st.column_config.NumberColumn("epochs saved"),
 }
 SWEEP_COLUMNS = {
-    "seconds_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.3f"),
+    "seconds_per_epoch": st.column_config.NumberColumn("s / epoch (steady)", format="%.3f"),
+    "compile_seconds": st.column_config.NumberColumn("one-off compile s", format="%.1f"),
     "val_accuracy": st.column_config.NumberColumn("best val. acc. (mean)", format="%.3f"),
     "val_accuracy_std": st.column_config.NumberColumn("std", format="%.3f"),
     "n_runs": st.column_config.NumberColumn("runs"),
@@ -57,6 +60,19 @@ SWEEP_COLUMNS = {
 def kept(key: str) -> dict:
     """Widget arguments that keep a control's value while its tab is closed or the page is left."""
     return {"key": key, "persist_state": "session"}
+
+
+def follow_selection(key: str, view: CompareView) -> None:
+    """Forgets a tab's choice when the selection moved to other runs, so its default follows the selection.
+
+    The choice is kept while the same runs stay selected (across reruns and
+    tab switches).
+    """
+    marker = f"{key}.selection"
+    current = tuple(view.run_ids)
+    if st.session_state.get(marker) != current:
+        st.session_state[marker] = current
+        st.session_state.pop(key, None)
 
 
 def groups_table(data: CompareData) -> None:
@@ -125,7 +141,7 @@ def verdict_tab(data: CompareData, view: CompareView, selected: list[str]) -> No
                             **kept("compare.verdict_metric"))
     method_column.radio("Interval", list(METHODS), format_func=METHODS.get, horizontal=True,
                         **kept("compare.verdict_method"))
-    verdict = verdict_view(data, selected, st.session_state["compare.verdict_metric"],
+    verdict = verdict_view(view, st.session_state["compare.verdict_metric"],
                                  st.session_state["compare.verdict_method"])
     if verdict is None:
         st.info(VERDICT_NEEDS_TWO.format(count=len(selected)))
@@ -139,17 +155,18 @@ def verdict_tab(data: CompareData, view: CompareView, selected: list[str]) -> No
         st.success(sentence)
     else:
         st.info(sentence)
-    st.dataframe(verdict.table, hide_index=True, key="compare.verdict_table",
+    st.dataframe(verdict.table, hide_index=True, key="compare.verdict_table", placeholder="—",
                  column_config={name: st.column_config.NumberColumn(name, format="%.4f")
                                 for name in ("mean", "std", "min", "max")})
 
 
 def budgets_tab(data: CompareData, view: CompareView, selected: list[str]) -> None:
     """Accuracy against parameters and against seconds per epoch, with the Pareto front."""
-    datasets = budget_datasets(data)
+    datasets = budget_datasets(view)
     if not datasets:
         st.info("No completed runs yet: their accuracy, size and speed appear here.")
         return
+    follow_selection("compare.budget_dataset", view)
     keep_choice("compare.budget_dataset", datasets, datasets[0])
     if len(datasets) > 1:
         st.selectbox("Dataset", datasets, format_func=dataset_title,
@@ -175,7 +192,7 @@ def budgets_tab(data: CompareData, view: CompareView, selected: list[str]) -> No
 
 def sweep_tab(data: CompareData, view: CompareView, selected: list[str]) -> None:
     """A metric against a swept setting, one line per architecture."""
-    fields = sweep_fields(data.summary)
+    fields = sweep_fields(view)
     if not fields:
         st.info("No completed runs differ in just one sweepable setting yet. Start a sweep on the "
                 "Train page (section 'Sweep one setting over several values').")
@@ -185,8 +202,9 @@ def sweep_tab(data: CompareData, view: CompareView, selected: list[str]) -> None
     field = field_column.selectbox("Swept setting", fields, **kept("compare.sweep_field"))
     metric_column.radio("Metric", list(SWEEP_METRICS), format_func=SWEEP_METRICS.get,
                         horizontal=True, **kept("compare.sweep_metric"))
-    families = sweep_families(data.summary, field)
+    families = sweep_families(view, field)
     indices = list(range(len(families)))
+    follow_selection("compare.sweep_family", view)
     keep_choice("compare.sweep_family", indices, 0)
     if len(families) > 1:
         st.selectbox("Sweep", indices, format_func=lambda index: families[index].title,
@@ -199,15 +217,14 @@ def sweep_tab(data: CompareData, view: CompareView, selected: list[str]) -> None
                 key="compare.sweep_chart")
     # One seed per point has no spread: leave the empty column out.
     hidden = ["run_ids"] + (["val_accuracy_std"] if table["val_accuracy_std"].isna().all() else [])
-    st.dataframe(table.drop(columns=hidden), hide_index=True, key="compare.sweep_table",
+    st.dataframe(table.drop(columns=hidden), hide_index=True, key="compare.sweep_table", placeholder="—",
                  column_config={**SWEEP_COLUMNS, "value": st.column_config.Column(field)})
 
 
 def advice_tab(data: CompareData, view: CompareView, selected: list[str]) -> None:
-    """The 'which architecture?' panel, computed from every completed run."""
-    st.markdown("**Which architecture?** Drawn from your completed runs (all of them, not only "
-                "the selection):")
-    lines = advice_lines(data)
+    """The 'which architecture?' panel, computed from the selected runs that completed."""
+    st.markdown("**Which architecture?** Drawn from the selected runs that completed:")
+    lines = advice_lines(view)
     st.markdown("\n".join(f"- {line}" for line in lines))
 
 

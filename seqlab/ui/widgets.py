@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from seqlab import charts, jobs
+from seqlab.analysis import words
 from seqlab.data.uploads import save_upload
 from seqlab.views.datasets import dataset_title
 from seqlab.views.runs import delete_runs
@@ -16,7 +17,11 @@ from seqlab.ui import place_chart
 RUN_COLUMNS = {
     "label": st.column_config.TextColumn("run"),
     "best_val_accuracy": st.column_config.NumberColumn("best val. acc.", format="%.3f"),
-    "test_accuracy": st.column_config.NumberColumn("test acc.", format="%.3f"),
+    "test_accuracy": st.column_config.NumberColumn(
+        "test acc.", format="%.3f", help="With the weights kept: the best validation epoch's."),
+    "test_accuracy_last": st.column_config.NumberColumn(
+        "test acc. (last epoch)", format="%.3f", help="With the last epoch's weights."),
+    "best_epoch": st.column_config.NumberColumn("best epoch", help="Lowest validation loss."),
     "run_id": st.column_config.TextColumn("run id"),
 }
 
@@ -24,10 +29,16 @@ RUN_COLUMNS = {
 COMPARE_RUN_COLUMNS = {
     "label": st.column_config.TextColumn("run"),
     "num_params": st.column_config.NumberColumn("parameters", format="localized"),
-    "seconds_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.2f"),
+    "seconds_per_epoch": st.column_config.NumberColumn(
+        "s / epoch", format="%.2f", help="Steady: the median of the epochs after the first."),
+    "compile_seconds": st.column_config.NumberColumn(
+        "compile s", format="%.1f", help="One-off: the first epoch's extra time (tracing, XLA compile)."),
     "best_val_accuracy": st.column_config.NumberColumn("best val. acc.", format="%.3f"),
     "final_val_accuracy": st.column_config.NumberColumn("final val. acc.", format="%.3f"),
-    "test_accuracy": st.column_config.NumberColumn("test acc.", format="%.3f"),
+    "test_accuracy": st.column_config.NumberColumn(
+        "test acc.", format="%.3f", help="With the weights kept: the best validation epoch's."),
+    "test_accuracy_last": st.column_config.NumberColumn(
+        "test acc. (last epoch)", format="%.3f", help="With the last epoch's weights."),
     "best_epoch": st.column_config.NumberColumn("best epoch"),
     "epochs_run": st.column_config.NumberColumn("epochs"),
     "data.sequence_length": st.column_config.NumberColumn("sequence length"),
@@ -72,9 +83,12 @@ def live_run_card(store: RunStore, record: RunRecord, curves: pd.DataFrame | Non
 def finished_run_card(record: RunRecord, curves: pd.DataFrame | None) -> None:
     """Draws a finished run's outcome and its final curves."""
     with st.container(border=True):
-        outcome = f"test accuracy {record.test_accuracy:.3f}" if record.test_accuracy is not None else ""
-        st.markdown(f"Latest: **{record.label}** · `{record.run_id}` · {record.status} "
-                    f"{'· ' + outcome if outcome else ''}")
+        epochs_run = int(curves["epoch"].max()) if curves is not None and not curves.empty else 0
+        outcome = words.run_outcome_text(record.test_accuracy, record.test_accuracy_last, record.best_epoch,
+                                         epochs_run, record.config.train.restore_best)
+        timing = words.timing_text(record.seconds_per_epoch, record.compile_seconds)
+        st.markdown(" · ".join(part for part in (
+            f"Latest: **{record.label}**", f"`{record.run_id}`", record.status, outcome, timing) if part))
         if record.message:
             st.caption(record.message)
         if curves is not None and not curves.empty:

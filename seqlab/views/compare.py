@@ -34,7 +34,7 @@ VERDICT_NEEDS_TWO = ("Select exactly two runs or seed groups above to see whethe
 
 
 GROUP_COLUMNS = ["label", "arch", "n_runs", "best_val_accuracy", "final_val_accuracy",
-                 "test_accuracy", "seconds_per_epoch"]
+                 "test_accuracy", "test_accuracy_last", "seconds_per_epoch", "compile_seconds"]
 
 
 OVERFITTING_COLUMNS = ["run_id", "label", "arch", "epochs_run", "best_epoch", "best_val_accuracy",
@@ -49,8 +49,9 @@ class CompareData:
     for a seed group drawn as one mean curve with a band.
     """
 
-    runs: pd.DataFrame
+    runs: pd.DataFrame  # `label_runs` of every run: labels unique over the whole store
     epochs: pd.DataFrame
+    unlabelled: pd.DataFrame | None = None  # `store.runs_frame()` as read, to label a selection anew
 
     @cached_property
     def summary(self) -> pd.DataFrame:
@@ -108,13 +109,14 @@ class CompareData:
 
 def load_compare(store: RunStore) -> CompareData:
     """Reads every run and every epoch (two queries, however many runs there are) and labels the runs once."""
-    return CompareData(label_runs(store.runs_frame()), store.epochs_frame())
+    runs = store.runs_frame()
+    return CompareData(label_runs(runs), store.epochs_frame(), runs)
 
 
 # The Compare page's run table: the outcome first, then the settings, the id last.
 COMPARE_RUN_COLUMNS = [
-    "status", "label", "size", "num_params", "seconds_per_epoch", "best_val_accuracy",
-    "final_val_accuracy", "test_accuracy", "best_epoch", "epochs_run", "dataset",
+    "status", "label", "size", "num_params", "seconds_per_epoch", "compile_seconds", "best_val_accuracy",
+    "final_val_accuracy", "test_accuracy", "test_accuracy_last", "best_epoch", "epochs_run", "dataset",
     "data.sequence_length", "model.embedding_dim", "model.num_layers", "train.learning_rate",
     "train.batch_size", "run_id",
 ]
@@ -197,9 +199,33 @@ class CompareView:
         return [item[len(GROUP_PREFIX):] for item in self.selected if item.startswith(GROUP_PREFIX)]
 
     @cached_property
+    def runs(self) -> pd.DataFrame:
+        """The selected runs, labelled by what tells them apart from each other.
+
+        The labels in the selection list must tell apart every run of the
+        store; a chart only needs to tell apart the runs it draws, so its
+        legend names just the settings in which those differ.
+        """
+        source = self.data.unlabelled if self.data.unlabelled is not None else self.data.runs
+        return label_runs(source[source["run_id"].isin(self.run_ids)].drop(columns="group_label", errors="ignore"))
+
+    @cached_property
+    def labels(self) -> dict[str, str]:
+        """Item -> its label within the selection (a run's, or a seed group's)."""
+        labels = dict(zip(self.runs["run_id"], self.runs["label"]))
+        groups = self.runs.dropna(subset=["group_id"]).drop_duplicates("group_id")
+        labels.update({GROUP_PREFIX + g: str(name) for g, name in zip(groups["group_id"], groups["group_label"])})
+        return labels
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """`analysis.tables.run_summary_table` of the selected runs, with their selection labels."""
+        return tables.run_summary_table(self._epochs, self.runs)
+
+    @cached_property
     def all_curves(self) -> pd.DataFrame:
         """`analysis.tables.curves_table` rows of every selected run."""
-        return self.data.curves[self.data.curves["run_id"].isin(self.run_ids)]
+        return tables.curves_table(self._epochs, self.runs)
 
     @cached_property
     def curves(self) -> pd.DataFrame:
@@ -220,17 +246,21 @@ class CompareView:
 
     @cached_property
     def gap(self) -> pd.DataFrame:
-        # Labels come from all runs, so a run is named the same in every chart and table.
-        return tables.gap_table(self._epochs, self.data.runs)
+        # Labels come from the selection, so a run is named the same in every chart and table.
+        return tables.gap_table(self._epochs, self.runs)
 
     @cached_property
     def overfitting(self) -> pd.DataFrame:
-        summary = self.data.summary
-        return overfitting_table(summary[summary["run_id"].isin(self.run_ids)])
+        return overfitting_table(self.summary)
 
     @cached_property
     def early_stopping(self) -> pd.DataFrame:
-        return tables.early_stopping_table(self._epochs, self.data.runs, [self.patience])
+        return tables.early_stopping_table(self._epochs, self.runs, [self.patience])
+
+    @cached_property
+    def datasets(self) -> list[str]:
+        """The selected runs' datasets, the most recent first."""
+        return list(dict.fromkeys(self.summary["dataset"].dropna()))
 
 
 def compare_view(data: CompareData, selected: Sequence[str], *, show_individual: bool = False,
@@ -255,8 +285,7 @@ class Verdict:
     result: dict  # `analysis.stats.compare_groups(...)`
 
 
-def verdict_view(data: CompareData, selected: Sequence[str], metric: str = "best_val_accuracy",
-                 method: str = "welch") -> Verdict | None:
+def verdict_view(view: CompareView, metric: str = "best_val_accuracy", method: str = "welch") -> Verdict | None:
     """Compares the metric of two selected items (runs or seed groups); None unless exactly two.
 
     Raises:
@@ -264,10 +293,11 @@ def verdict_view(data: CompareData, selected: Sequence[str], metric: str = "best
     """
     if metric not in VERDICT_METRICS:
         raise ValueError(f"metric: received {metric!r}, expected one of {', '.join(VERDICT_METRICS)}")
-    if len(selected) != 2:
+    if len(view.selected) != 2:
         return None
-    values = data.summary.set_index("run_id")[metric]
-    sides = [(data.labels.get(item, item), values.reindex(data.members(item)).dropna()) for item in selected]
+    values = view.summary.set_index("run_id")[metric]
+    sides = [(view.labels.get(item, item), values.reindex(view.data.members(item)).dropna())
+             for item in view.selected]
     labels = (sides[0][0], sides[1][0])
     result = stats.compare_groups(sides[0][1], sides[1][1], labels=labels, method=method)
     table = pd.DataFrame([{"run or group": label, "runs": len(side), "mean": side.mean(),
@@ -282,9 +312,10 @@ def completed_summary(data: CompareData) -> pd.DataFrame:
     return completed(data.summary)
 
 
-def budget_datasets(data: CompareData) -> list[str]:
-    """Returns the datasets of completed runs, the most recently used first."""
-    return list(dict.fromkeys(completed_summary(data)["dataset"]))
+def budget_datasets(view: CompareView) -> list[str]:
+    """Returns the datasets of completed runs: the selected runs' first, then the most recently used."""
+    done = list(dict.fromkeys(completed_summary(view.data)["dataset"]))
+    return [name for name in view.datasets if name in done] + [name for name in done if name not in view.datasets]
 
 
 def budget_table(data: CompareData, dataset: str) -> pd.DataFrame:
@@ -310,11 +341,28 @@ class SweepFamily:
     title: str
 
 
-def sweep_families(summary: pd.DataFrame, field: str) -> list[SweepFamily]:
-    """Returns `analysis.sweeps.sweep_families` over `field`, each with a title, the largest first."""
+def sweep_summary(view: CompareView) -> pd.DataFrame:
+    """Returns the summary rows a sweep may be read from: every run on the selected runs' datasets.
+
+    With nothing selected, every run.
+    """
+    summary = view.data.summary
+    if not view.datasets:
+        return summary
+    return summary[summary["dataset"].isin(view.datasets)]
+
+
+def sweep_families(view: CompareView, field: str) -> list[SweepFamily]:
+    """Returns the sweeps over `field` on the selected runs' datasets, each with a title.
+
+    Families holding a selected run come first, then the largest.
+    """
+    summary = sweep_summary(view)
     rows = summary.set_index("run_id", drop=False)
+    selected = set(view.run_ids)
     families = []
-    for run_ids in sweeps.sweep_families(summary, field):
+    found = sorted(sweeps.sweep_families(summary, field), key=lambda ids: not selected.intersection(ids))
+    for run_ids in found:
         part = rows.loc[run_ids]
         archs = ", ".join(dict.fromkeys(part["arch"]))
         shown = ", ".join(f"{value:g}" if isinstance(value, (int, float)) else str(value)
@@ -325,8 +373,9 @@ def sweep_families(summary: pd.DataFrame, field: str) -> list[SweepFamily]:
     return families
 
 
-def sweep_fields(summary: pd.DataFrame) -> list[str]:
-    """Returns the sweepable settings some completed runs were swept over."""
+def sweep_fields(view: CompareView) -> list[str]:
+    """Returns the sweepable settings some completed runs on the selected runs' datasets were swept over."""
+    summary = sweep_summary(view)
     return [field for field in SWEEPABLE if sweeps.sweep_families(summary, field)]
 
 
@@ -336,9 +385,11 @@ def sweep_view(data: CompareData, family: SweepFamily) -> pd.DataFrame:
     return sweeps.sweep_table(summary[summary["run_id"].isin(family.run_ids)], family.field)
 
 
-def advice_lines(data: CompareData) -> list[str]:
-    """Returns the "which architecture?" sentences drawn from every completed run."""
-    return advice.advice(data.summary, data.curves)
+def advice_lines(view: CompareView) -> list[str]:
+    """Returns the "which architecture?" sentences drawn from the selected runs that completed."""
+    if not view.run_ids:
+        return [words.NOTHING_SELECTED]
+    return advice.advice(view.summary, view.all_curves)
 
 
 def curves_csv(curves: pd.DataFrame) -> bytes:

@@ -1,34 +1,73 @@
-"""The Home page: the one-click presets as cards, and queueing one."""
+"""The Home page: the one-click presets as cards, what each should show, and whether it did."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from seqlab import jobs
-from seqlab.config import presets
+from seqlab.analysis import lessons
+from seqlab.analysis.lessons import Lesson
+from seqlab.config import RunConfig, presets
 from seqlab.store import RunStore
 
 
 @dataclass(frozen=True)
 class PresetCard:
-    """What the Home page says about one preset before it is queued."""
+    """What the Home page says about one preset: before it is queued, and once its runs finish.
+
+    Attributes:
+        title: the preset's title.
+        description: one line on what it compares.
+        run_labels: its runs as the card lists them.
+        needs_imdb: it trains on IMDB, which was not found locally.
+        lesson: what to expect and, once its runs have finished, whether it happened.
+    """
 
     title: str
     description: str
     run_labels: tuple[str, ...]
-    needs_imdb: bool  # it trains on IMDB, which was not found locally
+    needs_imdb: bool
+    lesson: Lesson
 
     @property
     def caption(self) -> str:
         return f"{self.description} ({len(self.run_labels)} runs: {', '.join(self.run_labels)})"
 
 
-def preset_cards(imdb_found: bool) -> list[PresetCard]:
-    """Returns one card per preset, in the order `config.presets()` lists them."""
+def run_labels(configs: list[RunConfig]) -> tuple[str, ...]:
+    """Returns each config's label, with its text length where the preset's lengths differ."""
+    lengths = {config.data.synthetic_length for config in configs}
+    synthetic = all(config.data.dataset.startswith("synthetic-") for config in configs)
+    if not synthetic or len(lengths) == 1:
+        return tuple(config.label() for config in configs)
+    return tuple(f"{config.label()} at {config.data.synthetic_length} tokens" for config in configs)
+
+
+def preset_lessons(store: RunStore) -> list[Lesson]:
+    """Returns every preset's lesson, computed from the runs in `store`, in the presets' order.
+
+    A preset's runs are the latest ones (per seed) whose recipe equals one of
+    its configs but for the seed (`seqlab.analysis.lessons.check`); the
+    Compare page can show the same verdicts.
+    """
+    return lessons.check_presets(presets(), store.list_runs())
+
+
+def preset_cards(imdb_found: bool, store: RunStore | None = None) -> list[PresetCard]:
+    """Returns one card per preset, in the order `config.presets()` lists them.
+
+    Args:
+        imdb_found: whether a local copy of IMDB was found.
+        store: the run store whose runs say whether each lesson held; None:
+            the cards carry only what to expect.
+    """
+    chosen = presets()
+    records = store.list_runs() if store is not None else []
     return [
-        PresetCard(title, preset["description"], tuple(config.label() for config in preset["runs"]),
-                   not imdb_found and any(config.data.dataset == "imdb" for config in preset["runs"]))
-        for title, preset in presets().items()
+        PresetCard(title, preset["description"], run_labels(preset["runs"]),
+                   not imdb_found and any(config.data.dataset == "imdb" for config in preset["runs"]),
+                   lessons.check(title, preset, records))
+        for title, preset in chosen.items()
     ]
 
 

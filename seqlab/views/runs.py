@@ -15,8 +15,8 @@ ACTIVE_STATUSES = ("queued", "running")
 
 
 # Most telling first: a narrow page shows these and scrolls to the rest.
-RECENT_COLUMNS = ["label", "status", "progress", "best_val_accuracy", "test_accuracy", "dataset",
-                  "created", "run_id"]
+RECENT_COLUMNS = ["label", "status", "progress", "best_val_accuracy", "test_accuracy", "test_accuracy_last",
+                  "best_epoch", "dataset", "created", "run_id"]
 
 
 def recent_runs_table(
@@ -29,8 +29,10 @@ def recent_runs_table(
 
 def runs_table(records: Sequence[RunRecord], epochs: pd.DataFrame | None) -> pd.DataFrame:
     """Returns one row per run for a small table, `RECENT_COLUMNS`: label, status,
-    progress ("3/5 epochs"), best_val_accuracy, test_accuracy, dataset (short
-    name), created (UTC), run_id.
+    progress ("3/5 epochs"), best_val_accuracy, test_accuracy (with the kept
+    weights: the best epoch's when `train.restore_best`), test_accuracy_last
+    (with the last epoch's), best_epoch (lowest validation loss), dataset
+    (short name), created (UTC), run_id.
 
     Args:
         records: the runs, in the order to show.
@@ -50,9 +52,12 @@ def runs_table(records: Sequence[RunRecord], epochs: pd.DataFrame | None) -> pd.
             "progress": f"{int(done.get(record.run_id, 0))}/{record.config.train.epochs} epochs",
             "best_val_accuracy": float(best.get(record.run_id, np.nan)),
             "test_accuracy": record.test_accuracy,
+            "test_accuracy_last": record.test_accuracy_last,
+            "best_epoch": record.best_epoch,
             "created": time.strftime("%Y-%m-%d %H:%M", time.gmtime(record.created_at)),
         })
-    return pd.DataFrame(rows, columns=RECENT_COLUMNS)
+    return pd.DataFrame(rows, columns=RECENT_COLUMNS).astype(
+        {"test_accuracy": "float64", "test_accuracy_last": "float64", "best_epoch": "Int64"})
 
 
 def model_runs(store: RunStore, arch: str | None = None) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -26,7 +27,7 @@ ROUGH_SECONDS_PER_TOKEN = {
 }
 
 
-ROUGH_STARTUP_SECONDS = 15.0  # building, tracing and compiling before the first epoch ends
+ROUGH_STARTUP_SECONDS = 15.0  # one-off: loading, building, tracing and compiling, testing
 
 
 # Vectorizer slots that are not words: padding ("") and unknown ("[UNK]").
@@ -62,21 +63,23 @@ class SizeEstimate:
     vocabulary_size: int
     num_classes: int
     num_train: int
-    seconds: float
+    seconds: float  # the whole run: start-up plus its epochs at the steady rate
     basis: str  # how `seconds` was estimated, in words
+    startup_seconds: float = 0.0  # the one-off part of `seconds`
 
     def sentence(self, label: str) -> str:
         """Says the estimate in Markdown, for the run labelled `label`."""
         return words.size_estimate_sentence(label, self.num_train, self.num_params, self.vocabulary_size,
-                                            self.num_classes, self.seconds, self.basis)
+                                            self.num_classes, self.seconds, self.basis,
+                                            startup_seconds=self.startup_seconds)
 
 
 @dataclass(frozen=True)
 class Speed:
-    """How fast an architecture trains here: a one-off start-up cost plus a rate."""
+    """How fast an architecture trains here: a one-off start-up cost plus a steady rate."""
 
-    seconds_per_token: float  # per training example x token x epoch, steady state
-    startup_seconds: float  # extra time of the first epoch (graph tracing, XLA compile)
+    seconds_per_token: float  # per training example x token x epoch, steady epochs only
+    startup_seconds: float  # one-off: a run's time beyond its steady epochs (loading, compiling, testing)
     basis: str
 
 
@@ -96,7 +99,8 @@ def size_estimate(store: RunStore, config: RunConfig, dataset) -> SizeEstimate:
     speed = training_speed(store, config.model.arch)
     tokens = num_train * config.data.sequence_length * config.train.epochs
     seconds = speed.startup_seconds + speed.seconds_per_token * tokens
-    return SizeEstimate(num_params, vocabulary_size, num_classes, num_train, seconds, speed.basis)
+    return SizeEstimate(num_params, vocabulary_size, num_classes, num_train, seconds, speed.basis,
+                        speed.startup_seconds)
 
 
 def training_speed(store: RunStore, arch: str) -> Speed:
@@ -124,17 +128,29 @@ def training_speed(store: RunStore, arch: str) -> Speed:
 
 
 def _measured_speed(store: RunStore, record: RunRecord) -> tuple[float, float] | None:
-    """Returns (seconds per example x token, start-up seconds) of a completed run."""
-    seconds = [e["seconds"] for e in store.epochs(record.run_id) if e.get("seconds")]
+    """Returns (seconds per example x token, one-off start-up seconds) of a completed run.
+
+    The rate comes from the run's steady seconds per epoch (recorded, or read
+    from its epochs by `tables.epoch_timing`); the start-up is what the run
+    took beyond its epochs at that rate (loading, building, compiling,
+    testing), and at least its compile. None for a run with fewer than two
+    timed epochs: its only epoch mixes the compile with the work.
+    """
+    epochs = store.epochs(record.run_id)
+    compile_seconds, steady = record.compile_seconds, record.seconds_per_epoch
+    if steady is None:
+        compile_seconds, steady = tables.epoch_timing(
+            [e.get("seconds") for e in epochs if not e.get("fraction")])
     try:
         num_train = int(store.read_meta(record.run_id)["examples"]["train"])
     except (ValueError, KeyError, TypeError):
         return None
-    if not seconds or num_train < 1:
+    if steady is None or steady <= 0 or num_train < 1:
         return None
-    # The first epoch also traces and compiles the model: count that once, not per epoch.
-    steady = float(np.median(seconds[1:])) if len(seconds) > 1 else seconds[0]
-    return steady / (num_train * record.config.data.sequence_length), max(seconds[0] - steady, 0.0)
+    startup = compile_seconds or 0.0
+    if record.started_at is not None and record.finished_at is not None:
+        startup = max(startup, record.finished_at - record.started_at - steady * len(epochs))
+    return steady / (num_train * record.config.data.sequence_length), startup
 
 
 def sweep_values(field: str, text: str) -> list:
@@ -226,25 +242,43 @@ class RunProgress:
     run_text: str
 
 
-def run_progress(record: RunRecord) -> RunProgress:
-    """Returns the epoch and run progress of a queued or running run."""
+def run_progress(record: RunRecord, now: float | None = None) -> RunProgress:
+    """Returns the epoch and run progress of a queued or running run.
+
+    Batch counts are shown within their totals (never "batch 8/6"); while the
+    model compiles, or another phase runs, the text says so with the seconds
+    it has lasted ("epoch 1/5: compiling the model… 12 s"). The epoch bar
+    stays full while an epoch validates, so it fills once per epoch.
+
+    Args:
+        record: the run.
+        now: the time to count elapsed seconds to (default: `time.time()`).
+    """
     progress = record.progress or {}
-    epochs = int(progress.get("epochs") or record.config.train.epochs or 1)
+    epochs = max(int(progress.get("epochs") or record.config.train.epochs or 1), 1)
     if record.status == "queued":
         return RunProgress(0.0, 0.0, "waiting for the worker", f"queued: {epochs} epochs")
-    epoch = int(progress.get("epoch") or 0)
-    batch, batches = int(progress.get("batch") or 0), int(progress.get("batches") or 0)
-    phase = progress.get("phase") or "starting"
-    within = batch / batches if batches else 0.0
-    within = min(max(within, 0.0), 1.0)
-    done = min(max((max(epoch, 1) - 1 + within) / epochs, 0.0), 1.0) if epoch else 0.0
-    if phase == "training" and epoch:
-        epoch_text = f"epoch {epoch}/{epochs}: batch {batch}/{batches or '?'}"
-        if progress.get("loss") is not None:
-            epoch_text += f", loss {progress['loss']:.4f}"
+    epoch = min(max(int(progress.get("epoch") or 0), 0), epochs)
+    batches = max(int(progress.get("batches") or 0), 0)
+    batch = max(int(progress.get("batch") or 0), 0)
+    batch = min(batch, batches) if batches else batch
+    phase = str(progress.get("phase") or "starting")
+    started = progress.get("phase_started_at")
+    elapsed = (time.time() if now is None else now) - float(started) if started else None
+    if not epoch:
+        within = 0.0  # loading, building: before the first epoch
+    elif phase in ("validating", "testing", "saving"):
+        within = 1.0  # the epoch's batches are done
     else:
-        epoch_text = str(phase)
-    return RunProgress(within if phase == "training" else 0.0, done, epoch_text,
+        within = batch / batches if batches else 0.0
+    done = (epoch - 1 + within) / epochs if epoch else 0.0
+    if phase == "training" and epoch:
+        epoch_text = words.epoch_progress_text(epoch, epochs, batch, batches, progress.get("loss"))
+    elif epoch and phase in ("compiling", "validating"):
+        epoch_text = words.epoch_phase_text(epoch, epochs, phase, elapsed)
+    else:
+        epoch_text = words.phase_text(phase, elapsed)
+    return RunProgress(min(max(within, 0.0), 1.0), min(max(done, 0.0), 1.0), epoch_text,
                        f"{record.label}: {done:.0%} of {epochs} epochs")
 
 
