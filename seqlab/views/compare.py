@@ -41,6 +41,18 @@ OVERFITTING_COLUMNS = ["run_id", "label", "arch", "epochs_run", "best_epoch", "b
                        "overfit_epoch", "gap_final", "explanation"]
 
 
+def item_labels(runs: pd.DataFrame) -> dict[str, str]:
+    """Item -> label: each run's `label`, and `GROUP_PREFIX + group_id` -> its `group_label`.
+
+    Args:
+        runs: runs labelled by `analysis.labels.label_runs`.
+    """
+    labels = dict(zip(runs["run_id"], runs["label"]))
+    groups = runs.dropna(subset=["group_id"]).drop_duplicates("group_id")
+    labels.update({GROUP_PREFIX + g: str(name) for g, name in zip(groups["group_id"], groups["group_label"])})
+    return labels
+
+
 @dataclass
 class CompareData:
     """All runs and epochs, read once per page run, and the tables derived from them.
@@ -59,11 +71,6 @@ class CompareData:
         return tables.run_summary_table(self.epochs, self.runs)
 
     @cached_property
-    def curves(self) -> pd.DataFrame:
-        """`analysis.tables.curves_table` of every run (labels unique over the whole store)."""
-        return tables.curves_table(self.epochs, self.runs)
-
-    @cached_property
     def group_members(self) -> dict[str, list[str]]:
         """group_id -> the group's run ids, newest first."""
         grouped = self.runs.dropna(subset=["group_id"])
@@ -72,10 +79,7 @@ class CompareData:
     @cached_property
     def labels(self) -> dict[str, str]:
         """Item -> its unique label (run label with seed, or group label)."""
-        labels = dict(zip(self.summary["run_id"], self.summary["label"]))
-        groups = self.summary.dropna(subset=["group_id"]).drop_duplicates("group_id")
-        labels.update({GROUP_PREFIX + g: str(name) for g, name in zip(groups["group_id"], groups["group_label"])})
-        return labels
+        return item_labels(self.runs)
 
     @cached_property
     def options(self) -> dict[str, str]:
@@ -212,10 +216,7 @@ class CompareView:
     @cached_property
     def labels(self) -> dict[str, str]:
         """Item -> its label within the selection (a run's, or a seed group's)."""
-        labels = dict(zip(self.runs["run_id"], self.runs["label"]))
-        groups = self.runs.dropna(subset=["group_id"]).drop_duplicates("group_id")
-        labels.update({GROUP_PREFIX + g: str(name) for g, name in zip(groups["group_id"], groups["group_label"])})
-        return labels
+        return item_labels(self.runs)
 
     @cached_property
     def summary(self) -> pd.DataFrame:
