@@ -7,6 +7,9 @@ The pages live in `pages/`; this list gives the sidebar its labels and icons
 
 import streamlit as st
 
+from seqlab.ui import get_store
+from seqlab.ui.worker import keep_worker_warm
+
 st.set_page_config(page_title="seqlab", page_icon=":material/science:", layout="wide")
 
 # Material icons ship with Streamlit; emoji need a font the browser may not have.
@@ -18,4 +21,6 @@ PAGES = [
     st.Page("pages/4_Attention.py", title="Attention", icon=":material/grid_view:"),
     st.Page("pages/5_Predict.py", title="Predict", icon=":material/label:"),
 ]
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+keep_worker_warm(get_store())  # TensorFlow imported in a worker before the first click
+page.run()

@@ -44,13 +44,15 @@ from seqlab.config import ARCHITECTURES, TASK_NUM_EXAMPLES
 TASK_LENGTHS = {
     "toy": 16,
     "synthetic-presence": 40,
-    "synthetic-longrange": 80,
+    "synthetic-longrange": 120,
     "synthetic-negation": 40,
     "synthetic-variable": 80,
 }
 # (task, arch, settings, row label): what one switch changes.
 VARIANTS = (
     ("synthetic-variable", "gru", ["model.use_mask=false"], "gru, no mask"),
+    ("synthetic-variable", "gru", ["data.num_examples=2000"], "gru, 2,000 texts"),
+    ("synthetic-variable", "gru", ["data.num_examples=2000", "model.use_mask=false"], "gru, 2,000 texts, no mask"),
     ("synthetic-longrange", "transformer", ["model.position_embedding=false"], "transformer, no positions"),
     ("synthetic-negation", "transformer", ["model.position_embedding=false"], "transformer, no positions"),
 )
@@ -92,7 +94,7 @@ def train_cell(home: str, task: str, arch: str, seeds: int, extra: list[str]) ->
     histories = list(payload["history"].values()) if "runs" in payload else [payload["history"]]
     accuracies = _test_accuracies(home, runs)
     return {
-        "task": task, "arch": arch, "extra": extra, "command": " ".join(cmd[2:]).replace(home, "HOME"),
+        "task": task, "arch": arch, "extra": extra, "command": " ".join(cmd[1:]).replace(home, "HOME"),
         "test_accuracies": accuracies, "seconds_per_epoch": [steady_seconds(h) for h in histories],
         "wall_seconds": time.perf_counter() - started,
     }
@@ -153,7 +155,7 @@ def sweep(home: str, seeds: int) -> str:
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     if result.returncode != 0:
         raise RuntimeError(f"sweep failed:\n{result.stderr[-2000:]}")
-    shown = " ".join(cmd[2:]).replace(home, "HOME")
+    shown = " ".join(cmd[1:]).replace(home, "HOME")
     return f"$ python {shown}\n{result.stdout.strip()}"
 
 

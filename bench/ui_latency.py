@@ -26,15 +26,27 @@ What the issue asks for, measured in one run of this script:
             and the progress text of a second training run watched in the DOM
             of the open Train page.
 
+  scale     With `--runs 1000` or more (e.g. `--runs 10000`), only the Compare
+            page, on a store of that many runs beside stores of
+            `--baseline-runs` runs (50 and 1,000 by default), printed side by
+            side with the ratio: the first render in a fresh interpreter;
+            opening a copy of the store as schema version 2 left it (migrate,
+            then summarize every run once); and in one interpreter (AppTest)
+            the first render, reruns, run-selection changes, a rerun of each
+            tab and a redraw after a run was added (median and p90 over N
+            tries; profiled when a p90 is over the 0.3 s target).
+
 Timings come from this machine and this run only; nothing is hard-coded. The
 load average is printed with them: other processes on the machine slow every
-figure. The store is seeded straight through `RunStore` (no training), with
-varied architectures and realistic curves, so pages have 50 runs x 20 epochs
-to read. About 3 minutes on 2 cores.
+figure. The store is seeded through `RunStore.import_runs` (no training; the
+summaries `finish_run` would store included), with varied architectures and
+realistic curves, so pages have 50 runs x 20 epochs to read. About 3 minutes
+on 2 cores; the scale mode with 10,000 runs about 2.
 
 Usage:
     python bench/ui_latency.py [--runs 50] [--epochs 20] [--repeats 10]
                                [--train-seconds 15] [--no-browser]
+    python bench/ui_latency.py --runs 10000 [--baseline-runs 50 1000] [--repeats 10]
 """
 
 from __future__ import annotations
@@ -74,6 +86,7 @@ PAGES = {  # name -> (script, title the page shows, text of its last element)
 NO_TENSORFLOW_PAGES = ("Home", "Data", "Compare")  # the issue: first paint without TF
 HEAVY_MODULES = ("tensorflow", "keras")
 APPTEST_TIMEOUT = 180
+SEED_BATCH = 2000  # runs recorded per transaction while seeding
 
 
 # ------------------------------------------------------------------ helpers
@@ -166,19 +179,29 @@ def seed_store(home: Path, num_runs: int, num_epochs: int, seed: int = 0):
     Architectures, sizes, learning rates and datasets vary; every third
     recipe of the second half is repeated over 3 seeds as a group. Training
     loss decays exponentially; validation loss follows it, then rises after a
-    per-run overfitting onset.
+    per-run overfitting onset (from epoch 3 on; runs of 3 epochs or fewer
+    never overfit). Recorded through `RunStore.import_runs`, a few thousand
+    runs per transaction: what `finish_run` stores, summaries included, in
+    seconds for 10,000 runs.
     """
+    import functools
+
     import numpy as np
 
     from seqlab.config import ARCHITECTURES, RunConfig
     from seqlab.models import count_parameters
     from seqlab.store import RunStore
 
+    if num_epochs < 1:
+        raise ValueError(f"--epochs: received {num_epochs}, expected at least 1")
     rng = np.random.default_rng(seed)
     store = RunStore(home)
     epoch_cost = {"baseline": 0.3, "gru": 1.5, "lstm": 1.8, "bigru": 2.8, "bilstm": 3.2,
                   "transformer": 2.4}
-    group_id, recipe = None, None
+    parameters = functools.lru_cache(maxsize=None)(
+        lambda model, length: count_parameters(model, vocabulary_size=5000, sequence_length=length,
+                                               num_classes=2))
+    group_id, recipe, batch = None, None, []
     for index in range(num_runs):
         if index >= num_runs // 2 and index % 3 == 0:
             group_id, recipe = store.new_group_id(), None
@@ -196,25 +219,30 @@ def seed_store(home: Path, num_runs: int, num_epochs: int, seed: int = 0):
                 "train.epochs": num_epochs,
             }
         config = RunConfig().with_overrides({**recipe, "seed": index % 3})
-        num_params = count_parameters(config.model, vocabulary_size=5000,
-                                      sequence_length=config.data.sequence_length, num_classes=2)
-        run_id = store.create_run(config, status="running", group_id=group_id,
-                                  num_params=num_params)
         floor, rate = rng.uniform(0.05, 0.35), rng.uniform(0.15, 0.6)
-        onset, climb = int(rng.integers(3, num_epochs)), rng.uniform(0.01, 0.05)
+        # integers(3, n) needs n > 3; a shorter run has no epoch left to overfit in.
+        onset = int(rng.integers(3, num_epochs)) if num_epochs > 3 else num_epochs
+        climb = rng.uniform(0.01, 0.05)
         seconds = epoch_cost[config.model.arch] * rng.uniform(0.8, 1.2)
+        epochs = []
         for epoch in range(1, num_epochs + 1):
             loss = floor + (0.69 - floor) * math.exp(-rate * (epoch - 1)) + rng.normal(0, 0.01)
             val_loss = loss + 0.03 + climb * max(0, epoch - onset) + rng.normal(0, 0.015)
-            store.add_epoch(run_id, epoch, {
+            epochs.append({
                 "loss": loss, "accuracy": min(0.999, 1.0 - 0.7 * loss),
                 "val_loss": val_loss, "val_accuracy": min(0.999, 1.0 - 0.75 * val_loss),
                 "seconds": seconds * rng.uniform(0.95, 1.05),
             })
         status = "stopped" if index % 10 == 7 else "completed"
-        store.finish_run(run_id, status, test_loss=val_loss,
-                         test_accuracy=1.0 - 0.75 * val_loss - rng.uniform(0, 0.02),
-                         message="stopped on request" if status == "stopped" else "")
+        batch.append({
+            "config": config, "status": status, "epochs": epochs, "group_id": group_id,
+            "num_params": parameters(config.model, config.data.sequence_length),
+            "test_loss": val_loss, "test_accuracy": 1.0 - 0.75 * val_loss - rng.uniform(0, 0.02),
+            "message": "stopped on request" if status == "stopped" else "",
+        })
+        if len(batch) == SEED_BATCH or index == num_runs - 1:
+            store.import_runs(batch)
+            batch = []
     return store
 
 
@@ -248,10 +276,15 @@ COLD_RENDERS = (  # (label, page, empty the vocabulary cache first)
 )
 
 
-def measure_cold(home: Path) -> dict[str, dict]:
-    """Runs `cold_child` for each page in its own fresh interpreter."""
+def measure_cold(home: Path, renders=COLD_RENDERS) -> dict[str, dict]:
+    """Runs `cold_child` for each page in its own fresh interpreter.
+
+    Args:
+        home: the store the pages read.
+        renders: (label, page, empty the vocabulary cache first) of each render.
+    """
     results = {}
-    for label, page, empty_cache in COLD_RENDERS:
+    for label, page, empty_cache in renders:
         if empty_cache:
             clear_vocabulary_cache(home)
         env = {**os.environ, "SEQLAB_HOME": str(home)}
@@ -654,6 +687,195 @@ def browser_live(page, store, train_seconds: float) -> dict:
     return {"gaps": gaps, "updates": len(times), "window_s": live["window_s"]}
 
 
+# ------------------------------------------------------------------ scale
+SCALE_RUNS = 1000  # --runs at or above this: only the Compare page, against smaller stores
+COMPARE_TARGET_SECONDS = 0.3  # the issue's target for a Compare redraw with 10,000 runs
+
+
+def downgraded_copy(home: Path, folder: Path) -> Path:
+    """Copies a store's runs.db into `folder` as seqlab wrote it at schema version 2 (no summaries)."""
+    import sqlite3
+
+    from seqlab.store import RunStore
+
+    RunStore(home).check()
+    folder.mkdir(parents=True)
+    source = sqlite3.connect(home / "runs.db")
+    target = sqlite3.connect(folder / "runs.db")
+    with target:
+        source.backup(target)
+    source.close()
+    with target:
+        target.execute("DROP TABLE summaries")
+        target.execute("DROP TABLE revision")
+        target.execute("PRAGMA user_version = 2")
+    target.close()
+    return folder
+
+
+def open_tab(at) -> str:
+    """Returns the Compare page's open tab (the first, "Curves", until one is clicked)."""
+    try:
+        return at.session_state["compare.tab"] or "Curves"
+    except KeyError:
+        return "Curves"
+
+
+def measure_compare_at(store, repeats: int) -> dict[str, list[float] | str]:
+    """The Compare page of one store in this interpreter: first render, reruns, selections, tabs.
+
+    Returns:
+        Seconds of each try per measurement (or the error that stopped it):
+        the first render (runs read and labelled), reruns, run-selection
+        changes, a rerun of each tab, and a redraw after a run was added
+        (everything derived from the runs is computed again).
+    """
+    from seqlab.ui.compare import TABS
+
+    os.environ["SEQLAB_HOME"] = str(store.home)
+    run_ids = list(store.runs_frame()["run_id"])
+    selections = [run_ids[:5], run_ids[5:15], run_ids[20:23]]
+    template = store.get_run(run_ids[-1])
+
+    def select_runs(at, index):
+        at.multiselect(key="compare.selected").set_value(selections[index % 3])
+
+    def add_run(at, index):
+        store.import_runs([{"config": template.config.with_overrides({"seed": 1000 + index}),
+                            "status": "completed", "epochs": store.epochs(template.run_id)}])
+
+    results: dict[str, list[float] | str] = {}
+    testers = {}
+    try:
+        at = page_test("Compare")
+        started = time.perf_counter()
+        at.run()
+        results["Compare: first render in this interpreter"] = [time.perf_counter() - started]
+        problems = page_problems(at)
+        if problems:
+            raise RuntimeError(problems[0][:300])
+    except RuntimeError as error:
+        return {"Compare: first render in this interpreter": f"FAILED: {' '.join(str(error).split())[:300]}"}
+    few = max(3, repeats // 2)
+    measurements = [("Compare: rerun", "Curves", None, repeats),
+                    ("Compare: change run selection", "Curves", select_runs, repeats)]
+    measurements += [(f"Compare: {tab} tab, rerun", tab, None, few) for tab in TABS]
+    measurements += [("Compare: redraw after a run was added", "Curves", add_run, few)]
+    for name, tab, change, tries in measurements:
+        try:
+            if open_tab(at) != tab:
+                at.session_state["compare.tab"] = tab  # what clicking the tab does
+                at.run()
+            testers[name] = change
+            results[name] = timed_runs(at, tries, change)
+        except (RuntimeError, KeyError, ValueError) as error:
+            results[name] = f"FAILED: {' '.join(str(error).split())[:300]}"
+    for name, values in results.items():
+        shown = values if isinstance(values, str) else f"{spread(values)}  (n={len(values)})"
+        print(f"  {name:<50} {shown}", flush=True)
+    slow = [name for name, change in testers.items() if change is not select_runs and change is not add_run
+            and not isinstance(results[name], str) and percentile(results[name], 0.9) > COMPARE_TARGET_SECONDS]
+    for name in slow:
+        tab = name.removeprefix("Compare: ").removesuffix(" tab, rerun") if name.endswith("tab, rerun") else "Curves"
+        at.session_state["compare.tab"] = tab
+        at.run()
+        print(f"  profile of one more '{name}' (cumulative, under cProfile):", flush=True)
+        for line in profile_run(at, top=8):
+            print(f"      {line}", flush=True)
+    return results
+
+
+def measure_upgrade(home: Path) -> float:
+    """Seconds to open a copy of the store as schema version 2 left it and summarize every run once."""
+    from seqlab.store import RunStore
+
+    folder = Path(tempfile.mkdtemp(prefix="seqlab-ui-latency-v2-"))
+    try:
+        downgraded_copy(home, folder / "store")
+        started = time.perf_counter()
+        RunStore(folder / "store").summaries_frame()
+        return time.perf_counter() - started
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def scale_report(counts: list[int], cold: dict[int, dict], warm: dict[int, dict], upgrade: dict[int, float],
+                 epochs: int, repeats: int, load: tuple) -> None:
+    """Prints the Compare page's figures at each store size side by side, with the ratio to the smallest."""
+    largest, smallest = counts[-1], counts[0]
+    header = " | ".join(f"{count:,} runs" for count in counts)
+    print(f"\nCompare page, finished runs x {epochs} epochs in the store; {os.cpu_count()} CPU cores "
+          f"(load average {load[0]:.1f} at the start, {load[1]:.1f} at the end); warm figures: median / p90 "
+          f"over {repeats} tries (tabs and after-a-change over {max(3, repeats // 2)}), one interpreter, "
+          f"AppTest.\n")
+    print(f"| measurement | {header} | {largest:,} vs {smallest:,} (median) | target |")
+    print(f"|---|{'---|' * len(counts)}---|---|")
+
+    def row(name: str, cells: list[str], ratio: str, target: str) -> None:
+        print(f"| {name} | {' | '.join(cells)} | {ratio} | {target} |")
+
+    def ratio_of(first: float, last: float) -> str:
+        return f"{last / first:.2f}x" if first > 0 and math.isfinite(first) and math.isfinite(last) else "-"
+
+    cells, seconds = [], []
+    for count in counts:
+        result = cold[count]
+        if "failed" in result:
+            cells.append("FAILED")
+            seconds.append(math.nan)
+        else:
+            cells.append(f"{result['run_s']:.2f} s" + (", TensorFlow imported" if result["tensorflow"] else ""))
+            seconds.append(result["run_s"])
+    row("Compare: first render, fresh interpreter (AppTest)", cells, ratio_of(seconds[0], seconds[-1]), "a few s")
+    cells = [f"{upgrade[count]:.2f} s" for count in counts]
+    row("Opening a schema-2 store: migrate + summarize every run once", cells,
+        ratio_of(upgrade[smallest], upgrade[largest]), "once")
+    for name in warm[largest]:
+        cells, medians = [], []
+        for count in counts:
+            values = warm[count].get(name, "-")
+            if isinstance(values, str):
+                cells.append(values[:60])
+                medians.append(math.nan)
+            elif len(values) == 1:
+                cells.append(f"{values[0]:.2f} s")
+                medians.append(values[0])
+            else:
+                cells.append(spread(values))
+                medians.append(statistics.median(values))
+        target = f"< {COMPARE_TARGET_SECONDS:g} s" if name in ("Compare: rerun", "Compare: change run selection") else ""
+        row(name, cells, ratio_of(medians[0], medians[-1]), target)
+
+
+def main_scale(args) -> None:
+    """`--runs` of `SCALE_RUNS` or more: the Compare page with that many runs beside `--baseline-runs`."""
+    began = time.perf_counter()
+    counts = sorted({*args.baseline_runs, args.runs})
+    root = Path(tempfile.mkdtemp(prefix="seqlab-ui-latency-"))
+    try:
+        stores = {}
+        for count in counts:
+            started = time.perf_counter()
+            stores[count] = seed_store(root / f"runs-{count}", count, args.epochs)
+            print(f"# {count} runs x {args.epochs} epochs seeded ({time.perf_counter() - started:.1f} s)",
+                  flush=True)
+        load_before = os.getloadavg()[0]
+        cold, warm, upgrade = {}, {}, {}
+        for count in counts:
+            print(f"# {count:,} runs", flush=True)
+            os.environ["SEQLAB_HOME"] = str(stores[count].home)
+            cold[count] = measure_cold(stores[count].home, [("Compare", "Compare", False)])["Compare"]
+            upgrade[count] = measure_upgrade(stores[count].home)
+            print(f"  upgrade from schema 2: {upgrade[count]:.2f} s", flush=True)
+        for count in counts:
+            print(f"# {count:,} runs, warm", flush=True)
+            warm[count] = measure_compare_at(stores[count], args.repeats)
+        scale_report(counts, cold, warm, upgrade, args.epochs, args.repeats, (load_before, os.getloadavg()[0]))
+        print(f"\n# total {time.perf_counter() - began:.0f} s")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 # ------------------------------------------------------------------ report
 def median_max(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} s / {max(values):.2f} s" if values else "-"
@@ -721,7 +943,11 @@ def report(args, cold, warm, live, browser, run_every: float, load: tuple) -> No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=50, help="finished runs seeded in the store")
+    parser.add_argument("--runs", type=int, default=50,
+                        help=f"finished runs seeded in the store; {SCALE_RUNS} or more: only the Compare "
+                             f"page, measured beside stores of --baseline-runs runs")
+    parser.add_argument("--baseline-runs", type=int, nargs="+", default=[50, 1000],
+                        help="with a large --runs: the run counts of the stores it is compared with")
     parser.add_argument("--epochs", type=int, default=20, help="epochs per seeded run")
     parser.add_argument("--repeats", type=int, default=10, help="reruns per warm measurement")
     parser.add_argument("--train-seconds", type=float, default=15.0,
@@ -732,6 +958,11 @@ def main() -> None:
 
     if args.child_cold:
         print(json.dumps(cold_child(args.child_cold)))
+        return
+    if args.epochs < 1 or args.runs < 1:
+        parser.error(f"--runs and --epochs: received {args.runs} and {args.epochs}, expected at least 1")
+    if args.runs >= SCALE_RUNS:
+        main_scale(args)
         return
 
     began = time.perf_counter()

@@ -22,7 +22,6 @@ st.markdown(
 )
 
 
-
 def show_lesson(lesson) -> None:
     """Places a preset's verdict: held, missed, or still waiting for its runs."""
     if lesson.status == "held":
@@ -60,10 +59,28 @@ with error_boundary("Cannot queue this preset"):
                 queue_preset(store, card.title)
                 st.switch_page("pages/2_Train.py")
 
+
+def recent_runs(table=None) -> None:
+    """Shows the latest runs.
+
+    Args:
+        table: a `recent_runs_table` already read; None reads it again (the live fragment).
+    """
+    with error_boundary():
+        show_runs_table(recent_runs_table(store, limit=10) if table is None else table,
+                        "No runs yet: pick a preset above, or design a run on the Train page.")
+
+
+# While runs train, the table keeps up with them, as the preset cards above do.
+live_recent_runs = st.fragment(recent_runs, run_every=3.0)
+
 st.subheader("Recent runs")
 with error_boundary():
-    show_runs_table(recent_runs_table(store, limit=10),
-               "No runs yet: pick a preset above, or design a run on the Train page.")
+    recent = recent_runs_table(store, limit=10)
+    if recent["status"].isin(["queued", "running"]).any():
+        live_recent_runs()
+    else:
+        recent_runs(recent)
 
 st.subheader("IMDB")
 with error_boundary():

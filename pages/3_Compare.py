@@ -8,9 +8,9 @@ import streamlit as st
 # script, so this one need not come before the imports and layout is left to app.py.
 st.set_page_config(page_title="Compare · seqlab", page_icon=":material/stacked_line_chart:")
 
-from seqlab.views.compare import compare_runs_table, compare_view, curves_csv, load_compare  # noqa: E402
+from seqlab.views.compare import compare_view, load_compare  # noqa: E402
 from seqlab.ui import compare, error_boundary, get_store, init_state, keep_choice  # noqa: E402
-from seqlab.ui.widgets import COMPARE_RUN_COLUMNS, delete_selected_runs  # noqa: E402
+from seqlab.ui.widgets import delete_selected_runs  # noqa: E402
 
 store = get_store()
 
@@ -22,8 +22,7 @@ with error_boundary("Cannot read the runs"):
                 "home page) and they appear here.")
         st.stop()
 
-    st.dataframe(compare_runs_table(data), hide_index=True, column_config=COMPARE_RUN_COLUMNS,
-                 placeholder="—")
+    compare.runs_table(data)
     compare.groups_table(data)
 
     options = data.options
@@ -48,7 +47,7 @@ with error_boundary("Cannot read the runs"):
                 draw(data, view, selected)
 
     download, remove = st.columns(2)
-    download.download_button("Download the selected curves (CSV)", curves_csv(view.all_curves),
+    download.download_button("Download the selected curves (CSV)", view.curves_csv,
                              file_name="seqlab-curves.csv", mime="text/csv",
                              key="compare.download", on_click="ignore")
     with remove:

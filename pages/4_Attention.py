@@ -8,7 +8,7 @@ import streamlit as st
 # script, so this one need not come before the imports and layout is left to app.py.
 st.set_page_config(page_title="Attention · seqlab", page_icon=":material/grid_view:")
 
-from seqlab import charts  # noqa: E402
+from seqlab.attention_charts import attention_grid_chart, attention_heatmap_chart  # noqa: E402
 from seqlab.views.attention import (  # noqa: E402
     MAX_SHOWN_TOKENS, SHOW_MODES, WINDOW, attention_heads, attention_view, linked_run,
     no_attention_message,
@@ -76,5 +76,5 @@ with error_boundary():
     view = attention_view(found, layer, head, mode, first)
     for note in view.notes:
         st.info(note)
-    place_chart(charts.attention_grid_chart(view.table, layer), key="attention.grid")
-    place_chart(charts.attention_heatmap_chart(view.table, layer, head), key="attention.heatmap")
+    place_chart(attention_grid_chart(view.table, layer), key="attention.grid")
+    place_chart(attention_heatmap_chart(view.table, layer, head), key="attention.heatmap")

@@ -34,6 +34,64 @@ def has_attention(model: "keras.Model") -> bool:
     return any(isinstance(layer, TransformerEncoderBlock) for layer in model.layers)
 
 
+class AttentionProbe:
+    """Reads a Transformer's attention weights: its embedding and encoder blocks, found once.
+
+    Built once per loaded model (`seqlab.inference` keeps one beside each
+    cached model) and called for each text. It runs the layers eagerly: a
+    page reads one text at a time, and tracing a graph of the blocks costs
+    more than the eager calls it would save.
+
+    Args:
+        model: a model built by `seqlab.models.build_model` with
+            `arch="transformer"` (or loaded from a run).
+
+    Raises:
+        ValueError: if the model has no attention layers.
+    """
+
+    def __init__(self, model: "keras.Model"):
+        from seqlab.models.transformer import TokenAndPositionEmbedding, TransformerEncoderBlock
+
+        if not has_attention(model):
+            raise ValueError(
+                f"run model {model.name!r} has no attention layers: attention maps exist only "
+                f"for transformer runs; pick a run trained with model.arch=transformer"
+            )
+        self.embedding = next(
+            layer for layer in model.layers if isinstance(layer, TokenAndPositionEmbedding)
+        )
+        # The builder chains the blocks in order, each feeding the next.
+        self.blocks = tuple(
+            layer for layer in model.layers if isinstance(layer, TransformerEncoderBlock)
+        )
+
+    def __call__(self, token_ids: np.ndarray) -> np.ndarray:
+        """Returns the weights of every block for some texts, as `attention_scores` does.
+
+        Args:
+            token_ids: (batch, T) or (T,) integer ids, 0 = padding, T at most
+                the run's `data.sequence_length`.
+
+        Returns:
+            float32 array (layers, batch, heads, T, T).
+
+        Raises:
+            ValueError: if the ids have the wrong shape, type or range.
+        """
+        from keras import ops
+
+        ids = _checked_ids(token_ids, self.embedding.vocabulary_size,
+                           self.embedding.sequence_length)  # (batch, T)
+        x = self.embedding(ids)  # (batch, T, embedding_dim)
+        mask = self.embedding.compute_mask(ids)  # (batch, T) or None
+        scores = []
+        for block in self.blocks:
+            x, block_scores = block(x, mask=mask, training=False, return_attention_scores=True)
+            scores.append(ops.convert_to_numpy(block_scores))  # (batch, heads, T, T)
+        return np.stack(scores).astype(np.float32)
+
+
 def attention_scores(model: "keras.Model", token_ids: np.ndarray) -> np.ndarray:
     """Reads every encoder block's attention weights for some texts.
 
@@ -41,7 +99,8 @@ def attention_scores(model: "keras.Model", token_ids: np.ndarray) -> np.ndarray:
     no flash attention), asking each block for its weights. With the run's
     padding mask (`model.use_mask=True`), rows of real tokens sum to 1, padding
     keys get zero weight and padding rows are all zero. Without it, the
-    weights are what the model really used, padding included.
+    weights are what the model really used, padding included. To read many
+    texts with one model, build an `AttentionProbe` once and call it.
 
     Args:
         model: a model built by `seqlab.models.build_model` with
@@ -57,27 +116,7 @@ def attention_scores(model: "keras.Model", token_ids: np.ndarray) -> np.ndarray:
         ValueError: if the model has no attention layers, or the ids have the
             wrong shape, type or range.
     """
-    from keras import ops
-
-    from seqlab.models.transformer import TokenAndPositionEmbedding, TransformerEncoderBlock
-
-    if not has_attention(model):
-        raise ValueError(
-            f"run model {model.name!r} has no attention layers: attention maps exist only "
-            f"for transformer runs; pick a run trained with model.arch=transformer"
-        )
-    embedding = next(
-        layer for layer in model.layers if isinstance(layer, TokenAndPositionEmbedding)
-    )
-    ids = _checked_ids(token_ids, embedding.vocabulary_size, embedding.sequence_length)
-    x = embedding(ids)  # (batch, T, embedding_dim)
-    mask = embedding.compute_mask(ids)  # (batch, T) or None
-    scores = []
-    # The builder chains the blocks in order, each feeding the next.
-    for block in (layer for layer in model.layers if isinstance(layer, TransformerEncoderBlock)):
-        x, block_scores = block(x, mask=mask, training=False, return_attention_scores=True)
-        scores.append(ops.convert_to_numpy(block_scores))  # (batch, heads, T, T)
-    return np.stack(scores).astype(np.float32)
+    return AttentionProbe(model)(token_ids)
 
 
 def attention_table(scores_one_example: np.ndarray, tokens: list[str]) -> pd.DataFrame:

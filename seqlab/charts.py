@@ -3,13 +3,15 @@
 Pages only place these charts. Every function returns an `alt.Chart` or
 `alt.LayerChart` with a title, axis titles and tooltips; given an empty table
 it returns a chart that says "no data yet" instead of raising. Single-view
-charts take the container's width; faceted ones (training curves, attention
-grid) use fixed cell sizes, which Vega-Lite needs for facets.
+charts take the container's width; faceted ones (training curves) use fixed
+cell sizes, which Vega-Lite needs for facets. Run and group legends come from
+one helper (`run_legend`): below the plot, every label whole. The attention
+heatmaps are in `seqlab.attention_charts`, which shares `empty_chart` and
+`is_empty` from here.
 
 Input tables (the column names each function needs are in its docstring):
 curves, gap and summary tables come from `seqlab.analysis`; the
-tokenization, attention and prediction tables from the pages' data and
-model helpers.
+tokenization and prediction tables from the pages' data and model helpers.
 """
 
 from __future__ import annotations
@@ -38,23 +40,18 @@ ON_FRONT, DOMINATED = "on the front", "dominated"  # the Pareto chart's legend
 MAX_BINS = 40
 # Runs, groups and architectures: ten distinct hues (the default palette pairs each hue with a pale twin).
 RUN_COLOURS = alt.Scale(scheme="tableau10")
-# A legend must fit in the chart's height: about this many pixels per entry (Streamlit's
-# theme), plus the chart's title and the legend's own.
-LEGEND_ROW, LEGEND_MARGIN = 30, 90
+# Legends of runs and groups sit below the plot, one entry a row, every label whole: Vega-Lite
+# cuts labels at 160 px, so two runs whose labels differ only at the end looked alike. Below,
+# a label may take the chart's whole width without squeezing the plot; Streamlit fits the
+# whole chart (legend too) into its height, so the height grows by LEGEND_ROW pixels a run
+# (Streamlit's theme), plus LEGEND_MARGIN for the legend's title.
+LEGEND_ROW, LEGEND_MARGIN = 30, 40
+# Run labels on an axis (the prediction bars) are cut only past this many pixels: longer than
+# the labels seqlab writes (80 characters), and leaves the bars room on the page.
+RUN_AXIS_LABEL_LIMIT = 560
 # A log axis helps once values span more than this factor.
 LOG_SPAN = 10
 FACET_CELL = 220
-# Attention heatmaps: pixels per token of the enlarged heatmap (a 10 px label fits) and
-# what its title, x labels and legend take; weights are printed in cells up to this many tokens.
-ATTENTION_STEP, ATTENTION_MARGIN, ATTENTION_PRINTED_TOKENS = 16, 200, 16
-# The per-head grid: the smallest cell, pixels per token (a 9 px label fits), the space
-# between cells, and the width it must fit (Streamlit's centred page; the wide one is wider)
-# beside its y labels.
-GRID_CELL, GRID_STEP, GRID_SPACING, GRID_FONT = 150, 12, 16, 9
-ATTENTION_PAGE_WIDTH, ATTENTION_LABEL_WIDTH = 700, 110
-# Colours of attention: times an even share, on a log scale from 1/8 to 8, white at 1.
-RELATIVE_DOMAIN = [0.125, 8.0]
-RELATIVE_TICKS = [0.125, 0.25, 0.5, 1, 2, 4, 8]
 
 
 def metric_overlay_chart(curves: pd.DataFrame, metric: str = "loss") -> alt.LayerChart | alt.Chart:
@@ -76,20 +73,22 @@ def metric_overlay_chart(curves: pd.DataFrame, metric: str = "loss") -> alt.Laye
         ValueError: on an unknown metric or missing columns.
     """
     _check_choice("metric", metric, ("loss", "accuracy"))
-    title = f"{metric.capitalize()} per epoch (solid: train, dashed: validation)"
+    # What the strokes mean goes in the subtitle: one long title is cut off in a half-width column.
+    subtitle = ["solid: train, dashed: validation"]
     if metric == "accuracy":
-        title = alt.Title(title, subtitle=f"grey dotted: {CHANCE_WORDS}")
-    if _is_empty(curves):
-        return _empty_chart(title)
+        subtitle.append(f"grey dotted: {CHANCE_WORDS}")
+    title = alt.Title(f"{metric.capitalize()} per epoch", subtitle=subtitle)
+    if is_empty(curves):
+        return empty_chart(title)
     require_columns(curves, ["run_id", "label", "epoch", "split", "metric", "value"], "curves")
     data = curves[curves["metric"] == metric]
     if data.empty:
-        return _empty_chart(title)
+        return empty_chart(title)
     highlight = alt.selection_point(fields=["label"], bind="legend")
     base = alt.Chart(data).encode(
         x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
-        color=alt.Color("label:N", title="run", scale=RUN_COLOURS),
+        color=alt.Color("label:N", title="run", scale=RUN_COLOURS, legend=run_legend()),
         strokeDash=alt.StrokeDash("split:N", title="split", scale=SPLIT_DASHES),
         detail="run_id:N",
         opacity=alt.condition(highlight, alt.value(1.0), alt.value(0.15)),
@@ -105,7 +104,8 @@ def metric_overlay_chart(curves: pd.DataFrame, metric: str = "loss") -> alt.Laye
     layers = [lines, points]
     if metric == "accuracy":
         layers += chance_rule(data, y_title=metric)
-    return alt.layer(*layers).properties(title=title, width="container", height=300)
+    return alt.layer(*layers).properties(title=title, width="container",
+                                         height=legend_height(300, data["label"].nunique()))
 
 
 def chance_rule(curves: pd.DataFrame, label: str = "label", y_title: str = "accuracy") -> list[alt.Chart]:
@@ -153,8 +153,8 @@ def training_curves_chart(curves: pd.DataFrame) -> alt.FacetChart | alt.Chart:
         ValueError: if the table holds several runs or lacks columns.
     """
     title = "Training curves (solid: train, dashed: validation)"
-    if _is_empty(curves):
-        return _empty_chart(title)
+    if is_empty(curves):
+        return empty_chart(title)
     require_columns(curves, ["run_id", "epoch", "split", "metric", "value"], "curves")
     run_ids = curves["run_id"].unique()
     if len(run_ids) > 1:
@@ -198,8 +198,8 @@ def gap_chart(gap_table: pd.DataFrame) -> alt.LayerChart | alt.Chart:
         ValueError: if columns are missing.
     """
     title = "Validation minus training loss (rising = overfitting; diamond = best epoch)"
-    if _is_empty(gap_table):
-        return _empty_chart(title)
+    if is_empty(gap_table):
+        return empty_chart(title)
     require_columns(gap_table, ["run_id", "label", "epoch", "gap", "is_best"], "gap table")
     tooltip = [
         alt.Tooltip("label:N", title="run"), alt.Tooltip("epoch:Q"),
@@ -209,7 +209,7 @@ def gap_chart(gap_table: pd.DataFrame) -> alt.LayerChart | alt.Chart:
     base = alt.Chart(gap_table).encode(
         x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("gap:Q", title="val loss − train loss"),
-        color=alt.Color("label:N", title="run", scale=RUN_COLOURS),
+        color=alt.Color("label:N", title="run", scale=RUN_COLOURS, legend=run_legend()),
         detail="run_id:N",
         tooltip=tooltip,
     )
@@ -218,8 +218,8 @@ def gap_chart(gap_table: pd.DataFrame) -> alt.LayerChart | alt.Chart:
         shape="diamond", size=160, filled=True, stroke="black", strokeWidth=1
     )
     zero = alt.Chart(gap_table).mark_rule(color="gray", strokeDash=[2, 2]).encode(y=alt.datum(0))
-    # Tall enough for a legend entry per run (members of seed groups each have one).
-    height = max(300, LEGEND_ROW * gap_table["run_id"].nunique() + LEGEND_MARGIN)
+    # A legend entry per run label (members of seed groups each have one).
+    height = legend_height(300, gap_table["label"].nunique())
     return alt.layer(zero, lines, best).properties(title=title, width="container", height=height)
 
 
@@ -251,14 +251,14 @@ def group_band_chart(
     # The band's meaning goes in the subtitle: one long title is cut off in a half-width column.
     title = alt.Title(f"{(split or 'train and validation').capitalize()} {metric} per seed group",
                       subtitle=f"line: mean; band: {words}")
-    if _is_empty(group_curves):
-        return _empty_chart(title)
+    if is_empty(group_curves):
+        return empty_chart(title)
     require_columns(group_curves, ["group_label", "epoch", "split", "metric", "mean", "std", "min", "max", "n"], "group curves")
     data = group_curves[group_curves["metric"] == metric]
     if split is not None:
         data = data[data["split"] == split]
     if data.empty:
-        return _empty_chart(title)
+        return empty_chart(title)
     data = data.assign(
         band_low=data["min"] if band == "minmax" else data["mean"] - data["std"].fillna(0),
         band_high=data["max"] if band == "minmax" else data["mean"] + data["std"].fillna(0),
@@ -267,7 +267,7 @@ def group_band_chart(
         x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
         # Legend symbols as opaque as the mean lines, not as faint as the bands.
         color=alt.Color("group_label:N", title="group", scale=RUN_COLOURS,
-                        legend=alt.Legend(symbolOpacity=1, symbolType="stroke", symbolStrokeWidth=3)),
+                        legend=run_legend(symbolOpacity=1, symbolType="stroke", symbolStrokeWidth=3)),
         detail="split:N",
         tooltip=[
             alt.Tooltip("group_label:N", title="group"), alt.Tooltip("split:N"), alt.Tooltip("epoch:Q"),
@@ -285,7 +285,33 @@ def group_band_chart(
                                               legend=None if split else alt.Legend())
     )
     chance = chance_rule(data, label="group_label", y_title=f"{metric} (mean)") if metric == "accuracy" else []
-    return alt.layer(area, line, *chance).properties(title=title, width="container", height=300)
+    return alt.layer(area, line, *chance).properties(
+        title=title, width="container", height=legend_height(300, data["group_label"].nunique()))
+
+
+def run_legend(**properties) -> alt.Legend:
+    """The legend of run or group labels: below the plot, one entry a row, no label cut.
+
+    Every chart coloured by run or group label takes its legend from here
+    (and its height from `legend_height`).
+
+    Args:
+        **properties: more `alt.Legend` properties (symbol styles, ...).
+
+    Returns:
+        An `alt.Legend` with `labelLimit=0` (no limit: labels are shown whole).
+    """
+    return alt.Legend(orient="bottom", direction="vertical", columns=1, labelLimit=0, **properties)
+
+
+def legend_height(plot_height: int, entries: int) -> int:
+    """Returns the chart height that keeps `plot_height` pixels for the plot above a `run_legend`.
+
+    Args:
+        plot_height: what the plot, its title and its x axis take.
+        entries: the legend's rows (distinct run or group labels).
+    """
+    return plot_height + LEGEND_MARGIN + LEGEND_ROW * int(entries)
 
 
 def length_histogram_chart(lengths: pd.DataFrame | Sequence[int] | np.ndarray, sequence_length: int) -> alt.LayerChart | alt.Chart:
@@ -315,13 +341,13 @@ def length_histogram_chart(lengths: pd.DataFrame | Sequence[int] | np.ndarray, s
     title = f"Text lengths in tokens (dark line: cut at {sequence_length})"
     if isinstance(lengths, pd.DataFrame):
         if lengths.empty:
-            return _empty_chart(title)
+            return empty_chart(title)
         require_columns(lengths, ["length"], "lengths")
         data = lengths
     else:
         values = np.asarray(lengths).ravel()
         if values.size == 0:
-            return _empty_chart(title)
+            return empty_chart(title)
         data = pd.DataFrame({"length": values})
     truncated = float((data["length"] > sequence_length).mean())
     note = f"{truncated:.1%} of texts are longer than {sequence_length} tokens and get truncated"
@@ -400,8 +426,8 @@ def label_balance_chart(df: pd.DataFrame) -> alt.Chart:
         ValueError: if columns are missing.
     """
     title = "Texts per class and split"
-    if _is_empty(df):
-        return _empty_chart(title)
+    if is_empty(df):
+        return empty_chart(title)
     require_columns(df, ["split", "label"], "label table")
     if "count" in df:
         counts = df[["split", "label", "count"]].copy()
@@ -439,8 +465,8 @@ def tokens_chart(tokenization_table: pd.DataFrame) -> alt.LayerChart | alt.Chart
         ValueError: if columns are missing.
     """
     title = "Tokens, ids and padding (grey cells are padding, masked out)"
-    if _is_empty(tokenization_table):
-        return _empty_chart(title)
+    if is_empty(tokenization_table):
+        return empty_chart(title)
     table = tokenization_table
     if "mask" not in table and "is_padding" in table:
         table = table.assign(mask=~table["is_padding"].astype(bool))
@@ -463,121 +489,6 @@ def tokens_chart(tokenization_table: pd.DataFrame) -> alt.LayerChart | alt.Chart
     cells = base.mark_rect(stroke="white").encode(color=alt.Color("kind:N", title="mask", scale=MASK_COLOURS))
     text = base.mark_text(fontSize=10, limit=60).encode(text="shown:N")
     return alt.layer(cells, text).properties(title=title, width="container")
-
-
-def attention_heatmap_chart(attention_table: pd.DataFrame, layer: int, head: int | str) -> alt.LayerChart | alt.Chart:
-    """Heatmap of one head's attention: query tokens (rows) x key tokens (columns).
-
-    Colour shows the departure from an even spread, not the raw weight: a
-    cell's `relative_weight` (weight times the number of keys its row spreads
-    over) on a log scale centred on 1, so an even share is white, above it
-    orange, below it blue, and a uniform map reads as uniform. Every token is
-    labelled on both axes (no label is skipped), and the chart takes the
-    page's width: show a window of at most
-    `seqlab.views.attention.MAX_SHOWN_TOKENS` tokens so each keeps a readable
-    row and column.
-
-    Padding never appears on the axes: rows whose token is "" or whose
-    query_mask/key_mask (when present) is False are dropped. Axes keep token
-    order; when a token string repeats, ticks read "position: token" so the
-    repeats stay apart (`seqlab.attention` already writes unique "3:movie").
-
-    Args:
-        attention_table: one text's attention, one row per layer, head,
-            query and key with columns layer, head (a number or "mean"),
-            query_position, query_token, key_position, key_token, weight;
-            optionally relative_weight (computed from the rows present when
-            absent), query_mask and key_mask.
-        layer: the encoder block to show.
-        head: the head (or "mean").
-
-    Returns:
-        Rects coloured by relative weight, tooltip query / key / weight /
-        times an even share, with the weights printed when the text is short.
-
-    Raises:
-        ValueError: on missing columns, several texts in the table, or a
-            layer/head it does not hold.
-    """
-    title = f"Attention of layer {layer}, head {head}: each row is a query token, columns the tokens it attends to"
-    data = _attention_data(attention_table)
-    if data is None:
-        return _empty_chart(title)
-    chosen = data[(data["layer"] == layer) & (data["head"] == str(head))]
-    if chosen.empty:
-        choices = sorted({(int(r.layer), r.head) for r in data[["layer", "head"]].drop_duplicates().itertuples()})
-        raise ValueError(
-            f"layer/head: received layer {layer!r}, head {head!r}, expected one of "
-            f"{', '.join(f'({l}, {h})' for l, h in choices)}"
-        )
-    order = _token_order(chosen)
-    base = alt.Chart(chosen).encode(
-        x=alt.X("key:O", sort=order, title="key token (attended to)", axis=_token_axis(-90)),
-        y=alt.Y("query:O", sort=order, title="query token", axis=_token_axis(0)),
-        tooltip=_attention_tooltip(),
-    )
-    cells = base.mark_rect().encode(color=_relative_colour())
-    chart = cells
-    if len(order) <= ATTENTION_PRINTED_TOKENS:
-        text = base.mark_text(fontSize=9).encode(
-            text=alt.Text("weight:Q", format=".2f"),
-            # White on the strong ends of the colour scale, black near an even share.
-            color=alt.condition(
-                (alt.datum.shade > 4) | (alt.datum.shade < 0.25), alt.value("white"), alt.value("black")
-            ),
-        )
-        chart = alt.layer(cells, text)
-    # Streamlit fits the whole chart (title, labels and legend too) into `height`.
-    return chart.properties(title=title, width="container",
-                            height=ATTENTION_MARGIN + ATTENTION_STEP * len(order))
-
-
-def attention_grid_chart(attention_table: pd.DataFrame, layer: int | None = None) -> alt.Chart:
-    """Small-multiple heatmaps of every head of a layer, plus their mean.
-
-    Same colours as `attention_heatmap_chart` (relative to an even share);
-    every token labelled; as many heads a row as fit `ATTENTION_PAGE_WIDTH`
-    pixels (one a row for long windows), so the grid is never wider than
-    the page.
-
-    Args:
-        attention_table: as for `attention_heatmap_chart`; a "mean" head is
-            computed when the table has none.
-        layer: the encoder block; None takes the last one.
-
-    Returns:
-        A chart faceted by head (fixed-size cells), colour scale shared by all heads.
-
-    Raises:
-        ValueError: as for `attention_heatmap_chart`.
-    """
-    data = _attention_data(attention_table)
-    title = "Attention per head"
-    if data is None:
-        return _empty_chart(title)
-    layer = int(data["layer"].max()) if layer is None else layer
-    chosen = data[data["layer"] == layer]
-    if chosen.empty:
-        raise ValueError(
-            f"layer: received {layer!r}, expected one of {', '.join(map(str, sorted(data['layer'].unique())))}"
-        )
-    if "mean" not in set(chosen["head"]):
-        keys = ["layer", "query", "key", "query_position", "key_position"]
-        mean = chosen.groupby(keys, as_index=False)[["weight", "relative_weight"]].mean()
-        mean = mean.assign(head="mean", shade=mean["relative_weight"].clip(*RELATIVE_DOMAIN))
-        chosen = pd.concat([chosen, mean], ignore_index=True)
-    order = _token_order(chosen)
-    heads = sorted(set(chosen["head"]) - {"mean"}, key=lambda h: (len(h), h)) + ["mean"]
-    cell = max(GRID_CELL, GRID_STEP * len(order))
-    columns = max(1, min(len(heads), (ATTENTION_PAGE_WIDTH - ATTENTION_LABEL_WIDTH) // (cell + GRID_SPACING)))
-    return alt.Chart(chosen).mark_rect().encode(
-        x=alt.X("key:O", sort=order, title="key token", axis=_token_axis(-90, GRID_FONT)),
-        y=alt.Y("query:O", sort=order, title="query token", axis=_token_axis(0, GRID_FONT)),
-        # Below the grid: a page stretching the grid to its width would clip a legend on the right.
-        color=_relative_colour(legend=alt.Legend(orient="bottom", values=RELATIVE_TICKS, format="~g")),
-        facet=alt.Facet("head:N", title="head", sort=heads, columns=columns, spacing=GRID_SPACING),
-        tooltip=[alt.Tooltip("head:N"), *_attention_tooltip()],
-    ).properties(title=f"{title} in layer {layer} (and their mean)", width=cell, height=cell)
 
 
 def pareto_chart(
@@ -603,12 +514,12 @@ def pareto_chart(
     x_title, y_title = words.get(x, x), words.get(y, y)
     # Short enough for a half-width column; the page says what the dashed line is.
     title = f"{y_title.capitalize()} vs {x_title}"
-    if _is_empty(summary):
-        return _empty_chart(title)
+    if is_empty(summary):
+        return empty_chart(title)
     require_columns(summary, ["label", "arch", x, y], "summary")
     data = summary.dropna(subset=[x, y])
     if data.empty:
-        return _empty_chart(title)
+        return empty_chart(title)
     on_front = pareto_front(data, x, y)
     data = data.assign(on_front=on_front, front=np.where(on_front, ON_FRONT, DOMINATED))
     data = data[["label", "arch", x, y, "on_front", "front"]]
@@ -652,8 +563,8 @@ def sweep_chart(sweep_table: pd.DataFrame, vary: str, metric: str = "val_accurac
     # Axis titles stay short: one longer than the plot pushes the chart title out of view.
     metric_title = {"val_accuracy": "best val accuracy", "seconds_per_epoch": "seconds per epoch"}[metric]
     title = f"{metric_title.capitalize()} (mean over seeds) vs {vary}"
-    if _is_empty(sweep_table):
-        return _empty_chart(title)
+    if is_empty(sweep_table):
+        return empty_chart(title)
     require_columns(sweep_table, ["arch", "value", metric, "n_runs"], "sweep table")
     numeric = pd.api.types.is_numeric_dtype(sweep_table["value"])
     x = (alt.X("value:Q", title=vary, scale=_scale_for(sweep_table["value"])) if numeric
@@ -698,20 +609,20 @@ def prediction_chart(predictions_table: pd.DataFrame) -> alt.Chart:
         ValueError: if columns are missing.
     """
     title = "Predicted probability of each class, per run"
-    if _is_empty(predictions_table):
-        return _empty_chart(title)
+    if is_empty(predictions_table):
+        return empty_chart(title)
     require_columns(predictions_table, ["label", "class_name", "probability"], "predictions table")
     # Rows of runs that could not predict carry no probability.
     data = predictions_table.dropna(subset=["probability"])
     if data.empty:
-        return _empty_chart(title, "no run could predict this text")
+        return empty_chart(title, "no run could predict this text")
     data = data.assign(class_name=data["class_name"].astype(str), label=data["label"].astype(str))
     if "run_id" in data:
         # Two runs with one label (seeds) would stack into one bar summing to 2.
         runs_per_label = data.groupby("label")["run_id"].transform("nunique")
         data["label"] = data["label"].where(runs_per_label == 1, data["label"] + " #" + data["run_id"].astype(str))
     return alt.Chart(data).mark_bar().encode(
-        y=alt.Y("label:N", title="run"),
+        y=alt.Y("label:N", title="run", axis=alt.Axis(labelLimit=RUN_AXIS_LABEL_LIMIT)),
         x=alt.X("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1]), stack="zero",
                 axis=alt.Axis(values=[0, 0.25, 0.5, 0.75, 1], format=".0%")),
         color=alt.Color("class_name:N", title="class"),
@@ -721,14 +632,20 @@ def prediction_chart(predictions_table: pd.DataFrame) -> alt.Chart:
 
 
 # ---------------------------------------------------------------- helpers
-def _empty_chart(title: str, message: str = NO_DATA) -> alt.Chart:
-    """A placeholder with the chart's title and a message, so pages need no special case."""
+def empty_chart(title: str | alt.Title, message: str = NO_DATA) -> alt.Chart:
+    """A placeholder with the chart's title and a message, so pages need no special case.
+
+    Args:
+        title: the title the chart would have had.
+        message: what to say instead of the data.
+    """
     return alt.Chart(pd.DataFrame({"message": [message]})).mark_text(
         fontSize=14, color="gray"
     ).encode(text="message:N").properties(title=title, width="container", height=120)
 
 
-def _is_empty(frame: pd.DataFrame | None) -> bool:
+def is_empty(frame: pd.DataFrame | None) -> bool:
+    """Whether a chart's input table is missing or has no rows."""
     return frame is None or (isinstance(frame, pd.DataFrame) and frame.empty)
 
 
@@ -743,76 +660,3 @@ def _scale_for(values: pd.Series) -> alt.Scale:
     if len(values) and values.min() > 0 and values.max() / values.min() > LOG_SPAN:
         return alt.Scale(type="log")
     return alt.Scale(zero=False)
-
-
-def _attention_data(attention_table: pd.DataFrame) -> pd.DataFrame | None:
-    """Drops padding and adds unique axis labels (query, key); None when nothing is left."""
-    if _is_empty(attention_table):
-        return None
-    require_columns(
-        attention_table,
-        ["layer", "head", "query_position", "query_token", "key_position", "key_token", "weight"],
-        "attention table",
-    )
-    if "example" in attention_table and attention_table["example"].nunique() > 1:
-        raise ValueError(
-            f"attention table: received {attention_table['example'].nunique()} examples, "
-            f"expected one text; filter it to one example first"
-        )
-    real = (attention_table["query_token"].astype(str) != "") & (attention_table["key_token"].astype(str) != "")
-    for column in ("query_mask", "key_mask"):
-        if column in attention_table:
-            real &= attention_table[column].astype(bool)
-    data = attention_table[real]
-    if data.empty:
-        return None
-    names = pd.concat([
-        data[["query_position", "query_token"]].set_axis(["position", "token"], axis=1),
-        data[["key_position", "key_token"]].set_axis(["position", "token"], axis=1),
-    ]).drop_duplicates()
-    unique = not names["token"].astype(str).duplicated().any()
-
-    def axis_labels(side: str) -> pd.Series:
-        tokens = data[f"{side}_token"].astype(str)
-        return tokens if unique else data[f"{side}_position"].astype(int).astype(str) + ": " + tokens
-
-    if "relative_weight" not in data:
-        # Whole rows of masked weights: an even share is 1 / (keys in the row).
-        counts = data.groupby(["layer", "head", "query_position"])["weight"].transform("size")
-        data = data.assign(relative_weight=data["weight"] * counts)
-    # The colour field: clipped into the log scale's domain (a log of 0 has no colour).
-    shade = data["relative_weight"].clip(*RELATIVE_DOMAIN)
-    return data.assign(head=data["head"].astype(str), query=axis_labels("query"), key=axis_labels("key"),
-                       shade=shade)
-
-
-def _token_axis(angle: int, font_size: int = 10) -> alt.Axis:
-    """A token axis that draws every label (Vega-Lite would drop overlapping ones)."""
-    return alt.Axis(labelAngle=angle, labelOverlap=False, labelFontSize=font_size, labelLimit=100,
-                    labelPadding=2)
-
-
-def _relative_colour(legend: alt.Legend | None = None) -> alt.Color:
-    """Colour by `shade`: times an even share, log scale, white at 1 (see RELATIVE_DOMAIN)."""
-    return alt.Color(
-        "shade:Q", title="× an even share",
-        scale=alt.Scale(type="log", domain=RELATIVE_DOMAIN, domainMid=1, scheme="blueorange", clamp=True),
-        legend=legend or alt.Legend(values=RELATIVE_TICKS, format="~g"),
-    )
-
-
-def _attention_tooltip() -> list[alt.Tooltip]:
-    return [
-        alt.Tooltip("query:N", title="query"), alt.Tooltip("key:N", title="key"),
-        alt.Tooltip("weight:Q", format=".3f"),
-        alt.Tooltip("relative_weight:Q", title="× an even share", format=".2f"),
-    ]
-
-
-def _token_order(data: pd.DataFrame) -> list[str]:
-    """Token labels in position order, for both axes."""
-    pairs = pd.concat([
-        data[["query_position", "query"]].set_axis(["position", "name"], axis=1),
-        data[["key_position", "key"]].set_axis(["position", "name"], axis=1),
-    ]).drop_duplicates().sort_values("position")
-    return pairs["name"].tolist()

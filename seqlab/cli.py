@@ -1,4 +1,4 @@
-"""The command line: `python -m seqlab train|sweep|runs|show|export|delete|attention|worker`.
+"""The command line: `python -m seqlab train|sweep|preset|runs|show|export|delete|attention|worker`.
 
 Bad flags and values exit with status 2 and one line on standard error naming
 the field, what was received and what is allowed; a damaged run store exits
@@ -27,8 +27,9 @@ from typing import Any, Sequence
 from seqlab.analysis import sweeps, tables
 from seqlab.config import ARCHITECTURES, BUILTIN_DATASETS, FIELD_HELP, RunConfig
 from seqlab.experiments import parse_archs, parse_vary, plan_sweep
-from seqlab.jobs import run_worker, train_foreground
+from seqlab.jobs import IDLE_TIMEOUT_SECONDS, run_worker, train_foreground
 from seqlab.store import DamagedStoreError, RunStore, default_home
+from seqlab.training import prepare_process
 
 
 class UsageError(Exception):
@@ -75,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="KEY=VALUE", help="any other config field")
     sweep.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
 
+    preset = commands.add_parser(
+        "preset", help="list the presets, or queue one as the Home button does (a worker trains it)")
+    preset.add_argument("name", nargs="?",
+                        help="a preset's title or its short name (see --list), e.g. imdb")
+    preset.add_argument("--list", action="store_true", help="list the presets and their short names")
+    preset.add_argument("--wait", action="store_true",
+                        help="follow the queued runs until every one has finished")
+    preset.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
+
     runs = commands.add_parser("runs", help="list runs")
     runs.add_argument("--json", action="store_true")
     runs.add_argument("--limit", type=_positive_int("--limit"))
@@ -98,14 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
                            help="one JSON object: tokens and attention (layers, heads, T, T), padding left out")
 
     worker = commands.add_parser("worker", help="train queued runs (started by the app)")
-    worker.add_argument("--idle-timeout", type=float, default=120.0,
+    worker.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_SECONDS,
                         help="seconds without queued runs before the worker exits")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ chatter off the terminal
+    # Keep TF's C++ chatter off the terminal, its errors included: loading a
+    # cached compiled step logs a false CPU-mismatch error (tuning hints,
+    # not instructions, differ; the cache folder is per CPU). Failures still
+    # reach the user as Python exceptions.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         args = build_parser().parse_args(argv)
         # The one place the command line resolves its store; everything below is given it.
@@ -128,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ------------------------------------------------------------------ commands
 def _train(args, store) -> int:
     config = build_train_config(args)
+    prepare_process(store)  # the compile cache, before TensorFlow loads
     bar = ProgressBar(sys.stderr)
     seeds = [config.seed + offset for offset in range(args.seeds)]
     group_id = store.new_group_id() if len(seeds) > 1 else None
@@ -155,6 +170,7 @@ def _sweep(args, store) -> int:
         plan = plan_sweep(build_train_config(args), archs, field, values, args.seeds)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    prepare_process(store)
     bar = ProgressBar(sys.stderr)
     groups: dict[tuple, str | None] = {}
     run_ids = []
@@ -185,6 +201,99 @@ def _sweep(args, store) -> int:
                   f"{_fmt(row['compile_seconds'], 1):>8} {_fmt(row['val_accuracy']):>8}")
     statuses = [store.get_run(r).status for r in run_ids]
     return 0 if all(s in ("completed", "stopped") for s in statuses) else 1
+
+
+def _preset(args, store) -> int:
+    from seqlab.config import find_preset, presets
+    from seqlab.views.home import preset_lessons, queue_preset, run_labels
+
+    if args.list or not args.name:
+        chosen = presets()
+        if args.json:
+            print(json.dumps({"presets": [
+                {"name": preset["lesson"], "title": title, "description": preset["description"],
+                 "runs": list(run_labels(preset["runs"]))}
+                for title, preset in chosen.items()]}))
+        else:
+            for title, preset in chosen.items():
+                print(f"{preset['lesson']:<10} {title}: {len(preset['runs'])} runs "
+                      f"({', '.join(run_labels(preset['runs']))})")
+            print("queue one with: python -m seqlab preset NAME [--wait]")
+        return 0
+    try:
+        title, _ = find_preset(args.name)
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
+    run_ids = queue_preset(store, title)  # exactly what the Home button does
+    print(f"queued {len(run_ids)} runs of {title!r}: {', '.join(run_ids)}", file=sys.stderr)
+    if args.wait:
+        records = wait_for_runs(store, run_ids, sys.stderr)
+    else:
+        records = [store.get_run(run_id) for run_id in run_ids]
+    if args.json:
+        lesson = next(found for found in preset_lessons(store) if found.title == title)
+        print(json.dumps({
+            "preset": title, "name": lesson.kind,
+            "runs": [{"run_id": r.run_id, "label": r.label, "status": r.status, "message": r.message,
+                      "test_accuracy": r.test_accuracy, "test_accuracy_last": r.test_accuracy_last,
+                      "best_epoch": r.best_epoch, "seconds_per_epoch": r.seconds_per_epoch,
+                      "compile_seconds": r.compile_seconds, "started_at": r.started_at,
+                      "finished_at": r.finished_at} for r in records],
+            "lesson": {"status": lesson.status, "sentence": lesson.sentence},
+        }))
+    elif args.wait:
+        for record in records:
+            print(f"{record.run_id}  {record.status}  {_outcome(record)}  {record.message}".rstrip())
+    if not args.wait:
+        return 0
+    return 0 if all(r.status in ("completed", "stopped") for r in records) else 1
+
+
+def wait_for_runs(store, run_ids: list[str], stream, poll_seconds: float = 0.5) -> list:
+    """Follows queued runs until all have finished, writing one line per change to `stream`.
+
+    Keeps a worker alive while it waits (`jobs.ensure_worker`), so a worker that
+    exited or died is replaced as the app would replace it. Ctrl+C stops the
+    waiting only: the runs stay queued for the worker.
+
+    Returns:
+        The finished runs' records, in the order of `run_ids`.
+    """
+    import time
+
+    from seqlab.jobs import ensure_worker
+
+    said: dict[str, str] = {}
+    last_check = 0.0
+    try:
+        while True:
+            records = [store.get_run(run_id) for run_id in run_ids]
+            for record in records:
+                line = _wait_line(store, record)
+                if said.get(record.run_id) != line:
+                    said[record.run_id] = line
+                    stream.write(f"{record.run_id} {record.label}: {line}\n")
+                    stream.flush()
+            if all(record.finished for record in records):
+                return records
+            if time.monotonic() - last_check > 5.0:
+                ensure_worker(store)
+                last_check = time.monotonic()
+            time.sleep(poll_seconds)
+    except KeyboardInterrupt:
+        stream.write("stopped waiting; the runs stay queued and the worker goes on\n")
+        raise SystemExit(130) from None
+
+
+def _wait_line(store, record) -> str:
+    if record.finished:
+        return f"{record.status}, {_outcome(record)}"
+    if record.status == "queued":
+        return "queued"
+    progress = record.progress or {}
+    phase = progress.get("phase") or "starting"
+    epoch = progress.get("epoch")
+    return f"{phase}, epoch {epoch}/{progress.get('epochs')}" if epoch else phase
 
 
 def _plain(value: Any) -> Any:
@@ -259,6 +368,7 @@ def group_payload(store, records) -> dict[str, Any]:
     """Returns the JSON description of a seed group (`train --seeds N --json`)."""
     finals = [row["val_accuracy"] for r in records
               for row in store.epochs(r.run_id)[-1:] if row.get("val_accuracy") is not None]
+
     def mean_std(name: str) -> tuple[float | None, float | None]:
         values = [getattr(r, name) for r in records if getattr(r, name) is not None]
         return (statistics.fmean(values) if values else None,
@@ -371,6 +481,10 @@ def _delete(args, store) -> int:
 
 
 def _worker(args, store) -> int:
+    from seqlab.jobs import worker_threads
+
+    # TensorFlow imported now, before any run is claimed: a warm worker.
+    prepare_process(store, threads=worker_threads())
     trained = run_worker(store, idle_timeout=args.idle_timeout)
     print(f"worker {os.getpid()} exiting after {trained} run(s)", file=sys.stderr)
     return 0
@@ -405,7 +519,7 @@ def _attention(args, store) -> int:
     return 0
 
 
-_COMMANDS = {"train": _train, "sweep": _sweep, "runs": _runs, "show": _show, "export": _export,
+_COMMANDS = {"train": _train, "sweep": _sweep, "preset": _preset, "runs": _runs, "show": _show, "export": _export,
              "delete": _delete, "attention": _attention, "worker": _worker}
 
 

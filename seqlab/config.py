@@ -32,6 +32,11 @@ BUILTIN_DATASETS = ("toy", "synthetic-presence", "synthetic-longrange", "synthet
 SIDES = ("pre", "post")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 POOLINGS = ("mean", "max", "first")
+# train.jit_compile: "auto" lets seqlab.training.uses_xla weigh the one-off
+# compile against the steps it saves; true/false (older records, --set) mean on/off.
+JIT_CHOICES = ("auto", "on", "off")
+_VALUE_ALIASES = {"train.jit_compile": {"true": "on", "false": "off", "1": "on", "0": "off",
+                                        "yes": "on", "no": "off"}}
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 PRECISIONS = ("float32", "mixed_bfloat16")
 RECURRENT_ARCHITECTURES = ("lstm", "gru", "bilstm", "bigru")
@@ -52,13 +57,19 @@ DATA_FILE_SUFFIXES = (tuple(suffix + GZIP_SUFFIX for suffix in DATA_FILE_FORMATS
                       + tuple(DATA_FILE_FORMATS))
 
 
+# The synthetic tasks' default size, used by the presets and the README's
+# scoreboard (bench/task_scoreboard.py): with 10,000 texts (6,000 to train on)
+# the default 5 epochs are enough for every architecture to learn or visibly fail.
+TASK_NUM_EXAMPLES = 10_000
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where the texts come from and how they become padded token ids."""
 
     dataset: str = "toy"
     subset: int = 0
-    num_examples: int = 2000
+    num_examples: int = TASK_NUM_EXAMPLES
     synthetic_length: int = 40
     validation_fraction: float = 0.2
     test_fraction: float = 0.2
@@ -98,7 +109,7 @@ class TrainConfig:
     batch_size: int = 64
     learning_rate: float = 0.001
     optimizer: str = "adam"
-    jit_compile: bool = True
+    jit_compile: str = "auto"
     steps_per_execution: int = 8
     precision: str = "float32"
     restore_best: bool = True
@@ -357,7 +368,7 @@ _FIELD_ROWS = (
           label="IMDB reviews (0 = all)",
           help="IMDB only: reviews drawn balanced with the seed (0 = all 25,000); 2,000 keeps a classroom run under a minute."),
     Field("data.num_examples", low=20, high=200_000, label="Examples (synthetic)",
-          help="Synthetic only: 2,000 examples are enough for every architecture to learn or visibly fail."),
+          help="Synthetic only: with 10,000 examples every architecture learns its task or visibly fails; at 2,000 the order and negation tasks are learned by none."),
     Field("data.synthetic_length", low=4, high=2_000, label="Tokens per example (synthetic)",
           help="Synthetic only: tokens per example; longer puts the cue further from the end and tests memory over distance."),
     Field("data.validation_fraction", low=0.05, high=0.5, float_format="%.2f", step=0.05,
@@ -414,8 +425,8 @@ _FIELD_ROWS = (
           help="Adam's step size; 0.001 is Adam's well-tested default."),
     Field("train.optimizer", choices=OPTIMIZERS,
           help="adam adapts per weight and is the safe default."),
-    Field("train.jit_compile", label="XLA-compile the training step",
-          help="XLA-compile the training step: on CPU every architecture trains faster than in Keras's default graph mode (bench/train_throughput.py measures by how much)."),
+    Field("train.jit_compile", choices=JIT_CHOICES, label="XLA-compile the training step",
+          help="auto compiles with XLA only when the run is long enough to win back the compile (bench/xla_break_even.py measures when, per architecture); on and off force it."),
     Field("train.steps_per_execution", low=1, high=256,
           help="Batches per call into the compiled step; 8 cuts Python overhead, and stop/progress are checked between calls."),
     Field("train.precision", choices=PRECISIONS,
@@ -490,10 +501,6 @@ def default_config(**overrides: Any) -> RunConfig:
 
 
 # Presets: each is a list of run configs queued together (one click on Home).
-# The synthetic tasks' size for the presets and the README's scoreboard
-# (bench/task_scoreboard.py): with 10,000 texts (6,000 to train on) the default
-# 5 epochs are enough for every architecture to learn or visibly fail.
-TASK_NUM_EXAMPLES = 10_000
 
 
 def presets() -> dict[str, dict[str, Any]]:
@@ -508,11 +515,13 @@ def presets() -> dict[str, dict[str, Any]]:
 
     imdb = {"data.dataset": "imdb", "data.subset": 2000, "data.sequence_length": 200,
             "train.epochs": 4}
+    # 2,000 texts: enough for masking to show, and the two runs stay quick.
     variable = {"data.dataset": "synthetic-variable", "data.synthetic_length": 80,
-                "data.sequence_length": 80, "train.epochs": 5, "model.arch": "gru"}
+                "data.sequence_length": 80, "data.num_examples": 2000, "train.epochs": 5,
+                "model.arch": "gru"}
     toy = {"data.dataset": "toy", "data.sequence_length": 16}
     longrange = [task("synthetic-longrange", 20, **{"model.arch": "lstm"})] + [
-        task("synthetic-longrange", 80, **{"model.arch": arch})
+        task("synthetic-longrange", 120, **{"model.arch": arch})
         for arch in ("lstm", "bilstm", "transformer", "baseline")]
     attention = task("synthetic-longrange", 24)
     return {
@@ -579,6 +588,10 @@ def _looks_like_path(value: Any) -> bool:
 
 def _coerce(name: str, value: Any, typ: type) -> Any:
     """Parses `value` (often a command-line string) into `typ`, or says why not."""
+    aliases = _VALUE_ALIASES.get(name)
+    if aliases is not None and not isinstance(value, (dict, list)):
+        text = str(value).strip().lower()
+        value = aliases.get(text, text)
     if typ is bool:
         if isinstance(value, bool):
             return value
@@ -611,3 +624,21 @@ def _coerce(name: str, value: Any, typ: type) -> Any:
             _fail(name, value, "text")
         return str(value)
     return value
+
+
+def find_preset(name: str) -> tuple[str, dict[str, Any]]:
+    """Returns `(title, preset)` for a preset named by its title or its lesson ("toy", "imdb", ...).
+
+    Case and surrounding spaces do not matter, so `python -m seqlab preset imdb`
+    and the Home card's full title name the same preset.
+
+    Raises:
+        KeyError: naming what was received and every accepted name.
+    """
+    wanted = " ".join(str(name).split()).casefold()
+    chosen = presets()
+    for title, preset in chosen.items():
+        if wanted in (title.casefold(), preset["lesson"].casefold()):
+            return title, preset
+    names = "; ".join(f"{preset['lesson']} ({title})" for title, preset in chosen.items())
+    raise KeyError(f"preset: received {name!r}, expected a title or one of: {names}")

@@ -2,86 +2,307 @@
 
 Models are loaded with `safe_mode=True` only; seqlab's own layers are
 registered when `seqlab.models` is imported, so nothing else is needed.
+
+Loading a model and preparing it to predict costs far more than predicting a
+few texts, so a long-lived process (the app) keeps loaded models in a
+`ModelCache`: bounded, least recently used first out, keyed by store and run
+id, and checked against the run's files on every use, so a re-trained run is
+loaded again and a deleted one is never served. Every function here takes
+such a cache as `models`; without one, each call loads afresh (what the
+command line does for its one call).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Hashable
 
 import numpy as np
 import pandas as pd
 
-from seqlab.attention import attention_scores, attention_table
+from seqlab.attention import AttentionProbe, attention_table, has_attention
 from seqlab.config import RunConfig
 from seqlab.data.texts import split_tokens
 from seqlab.data.vectorize import Vectorizer
-from seqlab.models import load_model
 from seqlab.store import META_FILE, RunStore
+
+# Models a process keeps loaded: a Predict page compares a handful of runs, and
+# a classroom server's sessions mostly look at the same few.
+MODEL_CACHE_ENTRIES = 8
+# Texts per forward call: bounds the memory of a long list of texts.
+PREDICT_BATCH = 256
+
+# What identifies one saved file: (modification time in ns, size, inode), or None when missing.
+FileVersion = tuple[int, int, int] | None
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A run's loaded model, ready to predict: never changed once built, so sessions share it.
+
+    Attributes:
+        model: the `keras.Model`.
+        vectorizer: the run's `seqlab.data.vectorize.Vectorizer`.
+        class_names: the name of each class, in output order.
+        version: what `model_version` said of the run's files before loading.
+        forward: (batch, T) int32 ids -> the model's outputs; one graph for
+            every batch size and length, so new texts never trace again.
+        probe: the `seqlab.attention.AttentionProbe` of a Transformer, else None.
+    """
+
+    model: Any  # keras.Model
+    vectorizer: Any  # seqlab.data.vectorize.Vectorizer
+    class_names: tuple[str, ...]
+    version: tuple[FileVersion, ...]
+    forward: Callable[[Any], Any] = field(repr=False)
+    probe: AttentionProbe | None = field(repr=False)
+
+    @classmethod
+    def build(cls, model, vectorizer, class_names: tuple[str, ...],
+              version: tuple[FileVersion, ...]) -> "LoadedModel":
+        """Wraps a loaded model with its forward function and attention probe.
+
+        Args:
+            model: the loaded `keras.Model`.
+            vectorizer: the run's `Vectorizer`.
+            class_names: the name of each class, in output order.
+            version: `model_version` of the files the model came from.
+
+        Returns:
+            The `LoadedModel` (its forward function is traced on first use).
+        """
+        import tensorflow as tf
+
+        # `model.predict` builds a new function per call and an XLA program per
+        # batch shape (the saved compile settings ask for XLA); one graph with
+        # free batch and length dimensions is traced once and serves them all.
+        forward = tf.function(
+            lambda token_ids: model(token_ids, training=False),
+            input_signature=[tf.TensorSpec((None, None), tf.int32, name="token_ids")],
+            autograph=False,  # Keras layers need no conversion; tracing is quicker without it
+        )
+        probe = AttentionProbe(model) if has_attention(model) else None
+        return cls(model, vectorizer, class_names, version, forward, probe)
+
+    def probabilities(self, token_ids: np.ndarray) -> np.ndarray:
+        """Returns class probabilities (batch, num_classes) for (batch, T) ids."""
+        ids = np.asarray(token_ids, dtype=np.int32)  # (batch, T)
+        parts = [np.asarray(self.forward(ids[start:start + PREDICT_BATCH]))
+                 for start in range(0, len(ids), PREDICT_BATCH)]  # each (chunk, outputs)
+        outputs = np.concatenate(parts) if parts else np.zeros((0, len(self.class_names)), np.float32)
+        if outputs.shape[-1] == 1:  # sigmoid head: P(class 1)
+            positive = outputs[:, 0]
+            return np.stack([1.0 - positive, positive], axis=1)
+        return outputs
+
+
+class ModelCache:
+    """Loaded models shared by every session of a process, the least recently used dropped first.
+
+    Holds at most `max_entries` `LoadedModel`s. Each is kept with the
+    version of the files it was loaded from; `get` loads again when the
+    caller's version differs (the run was re-trained or its files replaced).
+    Safe to use from many threads: two sessions asking for the same model
+    at once load it once.
+
+    Args:
+        max_entries: the most models kept (at least 1).
+
+    Raises:
+        ValueError: for a `max_entries` below 1.
+    """
+
+    def __init__(self, max_entries: int = MODEL_CACHE_ENTRIES):
+        if max_entries < 1:
+            raise ValueError(f"model cache: received max_entries={max_entries}, expected at least 1")
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, tuple[Hashable, LoadedModel]] = OrderedDict()  # key -> (version, model)
+        self._lock = threading.Lock()  # guards _entries and _loading
+        self._loading: dict[Hashable, threading.Lock] = {}  # one per key being loaded
+
+    def get(self, key: Hashable, version: Hashable, load: Callable[[], LoadedModel]) -> LoadedModel:
+        """Returns the model kept under `key` if it has `version`, else `load()`'s (then kept).
+
+        Args:
+            key: e.g. (store folder, run id).
+            version: the current `model_version` of the run's files.
+            load: loads the model; called at most once per key at a time.
+
+        Returns:
+            The `LoadedModel`.
+
+        Raises:
+            Whatever `load` raises (nothing is kept then).
+        """
+        with self._lock:
+            found = self._fresh(key, version)
+            if found is not None:
+                return found
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:  # another session may have loaded it meanwhile
+                found = self._fresh(key, version)
+                if found is not None:
+                    return found
+            try:
+                loaded = load()
+            finally:
+                with self._lock:
+                    self._loading.pop(key, None)
+            with self._lock:
+                self._entries[key] = (version, loaded)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+            return loaded
+
+    def discard(self, key: Hashable) -> None:
+        """Drops the model kept under `key`, if any (its run was deleted or lost its model)."""
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        """Drops every kept model."""
+        with self._lock:
+            self._entries.clear()
+
+    def keys(self) -> list[Hashable]:
+        """Returns the keys kept, the least recently used first."""
+        with self._lock:
+            return list(self._entries)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def _fresh(self, key: Hashable, version: Hashable) -> LoadedModel | None:
+        """The model under `key` when it has `version` (marked as just used); call with the lock held."""
+        found = self._entries.get(key)
+        if found is None or found[0] != version:
+            return None
+        self._entries.move_to_end(key)
+        return found[1]
 
 
 @dataclass
 class TrainedRun:
-    """A run's model with what is needed to feed it texts."""
+    """A run's model with what is needed to feed it texts.
+
+    Attributes:
+        run_id: the run.
+        label: its label, as the store has it now.
+        config: its recipe.
+        loaded: the `LoadedModel` (shared with other sessions when it came from a cache).
+    """
 
     run_id: str
     label: str
     config: RunConfig
-    model: Any  # keras.Model
-    vectorizer: Any  # seqlab.data.vectorize.Vectorizer
-    class_names: tuple[str, ...]
+    loaded: LoadedModel
+
+    @property
+    def model(self):
+        """The `keras.Model`."""
+        return self.loaded.model
+
+    @property
+    def vectorizer(self):
+        """The run's `Vectorizer`."""
+        return self.loaded.vectorizer
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The name of each class, in output order."""
+        return self.loaded.class_names
 
 
-def load_trained(store: RunStore, run_id: str) -> TrainedRun:
-    """Loads run `run_id`'s saved model and vocabulary.
+def model_version(store: RunStore, run_id: str) -> tuple[FileVersion, ...] | None:
+    """Returns what identifies run `run_id`'s saved model and vocabulary now (creates nothing).
+
+    Cheap (two `stat` calls, no TensorFlow): pages put it in their cache keys
+    so a re-trained run's results are computed again.
+
+    Returns:
+        ((mtime_ns, size, inode) of model.keras, the same of vocabulary.json
+        or None when it is missing), or None when the run has no saved model.
+    """
+    if not store.has_model(run_id):
+        return None
+    model = _file_version(store.model_path(run_id))
+    if model is None:  # deleted between the two looks
+        return None
+    return model, _file_version(store.vocabulary_path(run_id))
+
+
+def load_trained(store: RunStore, run_id: str, models: ModelCache | None = None) -> TrainedRun:
+    """Loads run `run_id`'s saved model and vocabulary, or takes them from `models`.
 
     Args:
         store: the run store.
         run_id: a run that has saved a model (completed or stopped).
+        models: a cache of loaded models; the model is taken from it when it
+            was loaded from the run's current files, else loaded and kept.
+            None: load afresh.
 
     Returns:
         The `TrainedRun`.
 
     Raises:
-        KeyError: for an unknown run id.
+        KeyError: for an unknown (e.g. deleted) run id.
         ValueError: when the run has no saved model yet (queued, running,
             failed before its first batch) or its files are unreadable.
     """
-    record = store.get_run(run_id)
-    if not store.has_model(run_id):
+    key = (str(store.home), run_id)
+    try:
+        record = store.get_run(run_id)
+    except KeyError:
+        if models is not None:
+            models.discard(key)  # a deleted run is never served
+        raise
+    version = model_version(store, run_id)
+    if version is None:
+        if models is not None:
+            models.discard(key)
         raise ValueError(
             f"run {run_id} ({record.label}) has no saved model: its status is "
             f"{record.status}; a model is saved when a run completes or is stopped"
         )
-    try:
-        model = load_model(store.model_path(run_id))  # safe_mode=True, seqlab's layers registered
-        meta = store.read_meta(run_id)
-        if meta is None:
-            raise ValueError(f"{META_FILE} is missing or unreadable")
-        vectorizer = Vectorizer.load(store.vocabulary_path(run_id), record.config.data)
-        class_names = tuple(meta["class_names"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"run {run_id}: its saved files cannot be read ({error})") from None
-    return TrainedRun(run_id, record.label, record.config, model, vectorizer, class_names)
+
+    def load() -> LoadedModel:
+        try:
+            model = _load_keras_model(store.model_path(run_id))
+            meta = store.read_meta(run_id)
+            if meta is None:
+                raise ValueError(f"{META_FILE} is missing or unreadable")
+            vectorizer = Vectorizer.load(store.vocabulary_path(run_id), record.config.data)
+            class_names = tuple(meta["class_names"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"run {run_id}: its saved files cannot be read ({error})") from None
+        return LoadedModel.build(model, vectorizer, class_names, version)
+
+    loaded = load() if models is None else models.get(key, version, load)
+    return TrainedRun(run_id, record.label, record.config, loaded)
 
 
 def predict_proba(trained: TrainedRun, texts: list[str]) -> np.ndarray:
     """Returns class probabilities `(len(texts), num_classes)` for raw texts."""
     ids = trained.vectorizer.encode(texts)  # (batch, T)
-    outputs = np.asarray(trained.model.predict(ids, verbose=0))
-    if outputs.shape[-1] == 1:  # sigmoid head: P(class 1)
-        positive = outputs[:, 0]
-        return np.stack([1.0 - positive, positive], axis=1)
-    return outputs
+    return trained.loaded.probabilities(ids)
 
 
-def predictions_table(store: RunStore, run_ids: list[str], texts: list[str]) -> pd.DataFrame:
+def predictions_table(store: RunStore, run_ids: list[str], texts: list[str],
+                      models: ModelCache | None = None) -> pd.DataFrame:
     """Predicts `texts` with each run; one row per (text, run, class).
 
     Args:
         store: the run store.
         run_ids: runs with saved models.
         texts: raw texts (empty ones are refused).
+        models: a cache of loaded models (see `load_trained`); None: load each afresh.
 
     Returns:
         Columns: text, run_id, label, class_name, probability, predicted (bool),
@@ -96,7 +317,7 @@ def predictions_table(store: RunStore, run_ids: list[str], texts: list[str]) -> 
     rows = []
     for run_id in run_ids:
         try:
-            trained = load_trained(store, run_id)
+            trained = load_trained(store, run_id, models)
         except (KeyError, ValueError) as error:
             rows.append({"text": None, "run_id": run_id, "label": run_id, "class_name": None,
                          "probability": np.nan, "predicted": False,
@@ -154,13 +375,15 @@ class AttentionMap:
         }
 
 
-def attention_map(store: RunStore, run_id: str, text: str) -> AttentionMap:
+def attention_map(store: RunStore, run_id: str, text: str,
+                  models: ModelCache | None = None) -> AttentionMap:
     """Reads the attention of a Transformer run for one text.
 
     Args:
         store: the run store.
         run_id: a Transformer run with a saved model.
         text: the raw text (vectorized with the run's vocabulary and length).
+        models: a cache of loaded models (see `load_trained`); None: load afresh.
 
     Returns:
         The `AttentionMap`.
@@ -172,9 +395,12 @@ def attention_map(store: RunStore, run_id: str, text: str) -> AttentionMap:
     """
     if not text.strip():
         raise ValueError("no text received: type a sentence or pick an example")
-    trained = load_trained(store, run_id)
+    trained = load_trained(store, run_id, models)
+    probe = trained.loaded.probe
+    if probe is None:
+        AttentionProbe(trained.model)  # raises the error that says which runs have attention
     ids = trained.vectorizer.encode([text])  # (1, T)
-    scores = attention_scores(trained.model, ids)[:, 0]  # (layers, heads, T, T)
+    scores = probe(ids)[:, 0]  # (layers, heads, T, T)
     tokens = trained.vectorizer.tokens(ids[0])
     real = np.flatnonzero(ids[0] != 0)  # (R,)
     data = trained.config.data
@@ -189,8 +415,15 @@ def attention_map(store: RunStore, run_id: str, text: str) -> AttentionMap:
     )
 
 
-def attention_for_text(store: RunStore, run_id: str, text: str) -> pd.DataFrame:
+def attention_for_text(store: RunStore, run_id: str, text: str,
+                       models: ModelCache | None = None) -> pd.DataFrame:
     """Reads the attention scores of a Transformer run for one text.
+
+    Args:
+        store: the run store.
+        run_id: a Transformer run with a saved model.
+        text: the raw text.
+        models: a cache of loaded models (see `load_trained`); None: load afresh.
 
     Returns:
         The tidy table of `seqlab.attention.attention_table` (padding left out).
@@ -198,4 +431,24 @@ def attention_for_text(store: RunStore, run_id: str, text: str) -> pd.DataFrame:
     Raises:
         ValueError: for an empty text, or a run without attention layers.
     """
-    return attention_map(store, run_id, text).table
+    return attention_map(store, run_id, text, models).table
+
+
+def _load_keras_model(path: Path):
+    """Loads a saved `.keras` model to predict with, `safe_mode=True`, without its optimizer."""
+    import keras
+
+    from seqlab.models import layers, transformer  # noqa: F401  (registers seqlab's layers)
+
+    # As seqlab.models.load_model, but compile=False: predicting needs no
+    # optimizer, and building its variables is a large share of a load.
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
+def _file_version(path: Path) -> FileVersion:
+    """(mtime_ns, size, inode) of `path`, or None when it is missing."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size, status.st_ino

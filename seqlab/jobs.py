@@ -4,9 +4,12 @@ and runs trained in the foreground.
 Training never runs in a Streamlit script (a click reruns the script and
 would kill it). The app calls `queue_groups` (or `queue_runs`), which records
 queued runs and makes sure a worker process is alive (`python -m seqlab
---home ... worker`, detached, so closing the tab does not stop it). The worker
-trains queued runs one after another, oldest first, and exits after a while
-with nothing to do. Every ~2 s a heartbeat thread refreshes the worker's and
+--home ... worker`, detached, so closing the tab does not stop it). Workers form
+a pool of up to `pool_size()` processes (one more than the cores by default): each
+claims the oldest queued run, trains it with its share of the cores, and
+exits after a while with nothing to do. A warm worker (`ensure_worker(...,
+warm=True)`, called when a page opens) has TensorFlow imported before the
+first click needs it. Every ~2 s a heartbeat thread refreshes the worker's and
 its run's heartbeat; a run whose worker died is marked "interrupted" by
 whoever next reaps (`RunStore.reap_dead_runs`), with the epochs done so far
 kept. The command line trains in its own process instead
@@ -40,7 +43,15 @@ from seqlab.training import ProgressCallback, train_run
 TrainFunction = Callable[[RunStore, str], object]
 
 HEARTBEAT_SECONDS = 2.0
+# A worker with nothing to do waits this long before exiting: long enough that
+# a student designing a run between two clicks finds TensorFlow still imported.
+IDLE_TIMEOUT_SECONDS = 300.0
 LOCK_FILE = "worker.lock"
+# Workers kept warm (TensorFlow imported, waiting) while the app is open: a
+# preset's runs start at once, side by side, without a large pool idling.
+WARM_WORKERS = 3
+POOL_SIZE_VARIABLE = "SEQLAB_WORKERS"  # workers at most (default: one per core)
+THREADS_VARIABLE = "SEQLAB_WORKER_THREADS"  # threads per worker (default: cores / pool size)
 LOG_FOLDER = "logs"
 # The folder holding the `seqlab` package: the worker's cwd and PYTHONPATH.
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
@@ -149,43 +160,80 @@ def train_foreground(
         return train_run(store, run_id, on_progress=on_progress)
 
 
-def ensure_worker(store: RunStore, *, command: Sequence[str] | None = None) -> int | None:
-    """Reaps dead runs and starts a worker process when runs are queued and none is alive.
+def pool_size() -> int:
+    """Returns how many workers may train at once: `SEQLAB_WORKERS`, else one more than the cores.
 
-    Two sessions calling at once start one worker: the check and the start
-    happen under a lock file, and the new pid is registered before the lock is
-    released.
+    One more, because a run's one-off phases (reading data, tracing, XLA's
+    compile) use one core: a third run overlapping two others' finished the
+    classroom preset sooner on 2 cores (bench/time_to_result.py, README).
+
+    Raises:
+        ValueError: when `SEQLAB_WORKERS` is set but not a whole number >= 1.
+    """
+    return _positive_setting(POOL_SIZE_VARIABLE, (os.cpu_count() or 1) + 1)
+
+
+def worker_threads(size: int | None = None) -> int:
+    """Returns the threads each worker computes with: `SEQLAB_WORKER_THREADS`, else cores / pool size.
+
+    Workers of a full pool then share the cores instead of fighting over them.
+
+    Raises:
+        ValueError: when `SEQLAB_WORKER_THREADS` is set but not a whole number >= 1.
+    """
+    default = max(1, (os.cpu_count() or 1) // (size or pool_size()))
+    return _positive_setting(THREADS_VARIABLE, default)
+
+
+def ensure_worker(store: RunStore, *, command: Sequence[str] | None = None,
+                  warm: bool = False, size: int | None = None) -> int | None:
+    """Reaps dead runs and starts workers for the queued runs no live worker is free for.
+
+    Up to `size` workers (`pool_size()`) train at once, so independent queued
+    runs train side by side. Two sessions calling at once start no more than
+    are needed: the count and the start happen under a lock file, and each
+    new pid is registered before the lock is released.
 
     Args:
         store: the run store.
         command: the worker command line (default: `python -m seqlab --home
             <store.home> worker`); tests pass a script here.
+        warm: keep up to `WARM_WORKERS` workers alive even with nothing
+            queued, so that TensorFlow is imported before the first run is
+            queued (the app does this when a page opens).
+        size: the most workers alive at once (None: `pool_size()`).
 
     Returns:
-        The pid of the live (or new) worker, or None when nothing is queued
-        and no worker is alive.
+        The pid of a live (or new) worker, or None when nothing is queued and
+        no worker is alive (and `warm` is false).
     """
     _reap_spawned()
     store.reap_dead_runs()
     if _fail_queue_after_start_crashes(store):
         return None
+    size = size or pool_size()
     with _lock(store.home / LOCK_FILE):
         live = store.live_workers()
-        if live:
-            return live[0]
-        if not store.list_runs(statuses=["queued"], limit=1):
-            return None
-        pid = _spawn_worker(store, command)
-        # Registered now, so a session checking right after us sees it alive
-        # even before the new process has started up.
-        store.register_worker(pid)
-        return pid
+        busy = {record.worker_pid for record in store.list_runs(statuses=["running"])}
+        idle = len([pid for pid in live if pid not in busy])
+        queued = len(store.list_runs(statuses=["queued"], limit=size))
+        wanted = min(size - len(live), queued - idle)
+        if warm:
+            wanted = max(wanted, min(size, WARM_WORKERS) - len(live))
+        started = []
+        for _ in range(max(wanted, 0)):
+            pid = _spawn_worker(store, command, threads=worker_threads(size))
+            # Registered now, so a session checking right after us sees it alive
+            # even before the new process has started up.
+            store.register_worker(pid)
+            started.append(pid)
+        return (live + started)[0] if live or started else None
 
 
 def run_worker(
     store: RunStore,
     *,
-    idle_timeout: float = 120.0,
+    idle_timeout: float = IDLE_TIMEOUT_SECONDS,
     poll_seconds: float = 0.5,
     train: TrainFunction | None = None,
     heartbeat_seconds: float = HEARTBEAT_SECONDS,
@@ -359,12 +407,14 @@ def _train_one(store: RunStore, run_id: str, train: TrainFunction) -> None:
     _log(f"{run_id}: {store.get_run(run_id).status}")
 
 
-def _spawn_worker(store: RunStore, command: Sequence[str] | None) -> int:
+def _spawn_worker(store: RunStore, command: Sequence[str] | None, threads: int = 0) -> int:
     if command is None:
         command = [sys.executable, "-m", "seqlab", "--home", str(store.home), "worker"]
     log_folder = store.home / LOG_FOLDER
     log_folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    if threads:
+        env[THREADS_VARIABLE] = str(threads)
     env["PYTHONPATH"] = os.pathsep.join(
         part for part in (str(PACKAGE_PARENT), env.get("PYTHONPATH", "")) if part
     )
@@ -434,6 +484,15 @@ def _lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _positive_setting(variable: str, default: int) -> int:
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return max(1, int(default))
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{variable}: received {text!r}, expected a whole number >= 1 (or leave it unset)")
+    return int(text)
 
 
 def _exit_on_signal(signum: int, frame) -> None:

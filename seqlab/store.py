@@ -1,4 +1,4 @@
-"""The run store: SQLite (runs, epochs, progress, workers) + one artifact folder per run.
+"""The run store: SQLite (runs, epochs, progress, summaries, workers) + one artifact folder per run.
 
 Layout under the store's home (the entry points pass it: `--home`, else
 `SEQLAB_HOME`, else `~/.seqlab`; see `default_home`):
@@ -19,7 +19,15 @@ no connection and can be shared between threads (Streamlit caches one with
 `st.cache_resource`). Every write is one transaction started with
 `BEGIN IMMEDIATE` (it takes the write lock up front, so two writers queue on
 the busy timeout instead of failing on a lock upgrade); a write that raises
-rolls back whole, and a crash loses at most the epoch in progress. A runs.db
+rolls back whole, and a crash loses at most the epoch in progress.
+
+A finished run's curves no longer change, so what they say (best epoch, best
+and final validation figures, overfitting onset, timing: the analysis'
+`curve_summary_table`) is computed once, in the transaction that finishes the
+run, and kept in the `summaries` table; `summaries_frame` hands them out, so
+the Compare page reads one row per run instead of every run's epochs. Every
+write of runs or epochs also raises the store's `revision`, one number a page
+reads to know whether what it derived from the runs still holds. A runs.db
 that is not a database (overwritten, truncated) raises `DamagedStoreError`,
 whose text names the file and how to recover, instead of SQLite's error.
 
@@ -38,6 +46,7 @@ import re
 import secrets
 import shutil
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +55,7 @@ from typing import Any, Callable, Iterable, Iterator
 import pandas as pd
 
 from seqlab import __version__
+from seqlab.analysis.tables import CURVE_SUMMARY_COLUMNS, CURVE_SUMMARY_RULES, curve_summary_table
 from seqlab.config import RunConfig
 
 STATUSES = ("queued", "running", "completed", "stopped", "diverged", "failed", "interrupted")
@@ -63,6 +73,11 @@ RUN_COLUMNS = (
     "finished_at", "num_params", "test_loss", "test_accuracy", *RESULT_COLUMNS, "message",
     "dataset",
 )
+# Columns of the `summaries` table holding whole numbers (the rest are REAL).
+SUMMARY_INTEGER_COLUMNS = ("epochs_run", "curve_best_epoch", "overfit_epoch")
+# Runs whose missing summaries are computed in one write transaction, so filling in
+# a large store's (after an upgrade) never holds the write lock for long.
+SUMMARY_BATCH = 1000
 BUSY_TIMEOUT_SECONDS = 10.0
 DB_FILE = "runs.db"
 ARTIFACTS_FOLDER = "artifacts"
@@ -217,10 +232,45 @@ def _schema_v2(conn: sqlite3.Connection) -> None:
                      (json.dumps(config, sort_keys=True), run_id))
 
 
+def _schema_v3(conn: sqlite3.Connection) -> None:
+    """Adds `summaries` (what each finished run's curves say) and the store's `revision`.
+
+    `summaries` holds `analysis.tables.CURVE_SUMMARY_COLUMNS` as of version 3
+    and `rules`, the `CURVE_SUMMARY_RULES` a row was computed with. Runs that
+    finished before version 3 get their row the first time
+    `RunStore.summaries_frame` reads them, not here: this runs while
+    `RunStore()` holds the write lock, and reading a large store's epochs
+    would keep its workers waiting.
+
+    `revision` is one number that every write of runs or epochs raises
+    (`RunStore.revision`), so a page can keep what it derived from the runs
+    until something changed.
+    """
+    conn.execute("CREATE TABLE revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)")
+    # A random start: a store put in another's place (the old file moved aside) never
+    # passes through the numbers a page kept for the old one.
+    conn.execute("INSERT INTO revision (id, value) VALUES (1, ?)", (secrets.randbits(48),))
+    conn.execute("""
+        CREATE TABLE summaries (
+            run_id TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+            rules INTEGER NOT NULL,
+            epochs_run INTEGER NOT NULL,
+            best_val_loss REAL,
+            best_val_accuracy REAL,
+            final_val_accuracy REAL,
+            gap_final REAL,
+            curve_best_epoch INTEGER,
+            val_accuracy_at_best_epoch REAL,
+            overfit_epoch INTEGER,
+            curve_compile_seconds REAL,
+            curve_seconds_per_epoch REAL
+        )""")
+
+
 # MIGRATIONS[i] brings a database from schema version i to i + 1. To add a field
 # later, append a function (e.g. `ALTER TABLE runs ADD COLUMN ... DEFAULT ...`);
 # never edit one that has shipped.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_schema_v1, _schema_v2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_schema_v1, _schema_v2, _schema_v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -334,7 +384,9 @@ class RunStore:
     """Runs, their per-epoch metrics and artifacts, in SQLite under one folder.
 
     Safe to share between threads and processes: each call uses its own
-    connection. Unknown run ids raise `RunNotFoundError` (a KeyError).
+    connection. Unknown run ids raise `RunNotFoundError` (a KeyError). The
+    object keeps one thing between calls: the configs `runs_frame` parsed
+    (a run's config is written once, when the run is recorded), under a lock.
     """
 
     def __init__(self, home: str | Path):
@@ -350,6 +402,11 @@ class RunStore:
         """
         self.home = Path(home).expanduser().resolve()
         self.db_path = self.home / DB_FILE
+        # `runs_frame`'s parsed configs: (run_id, created_at) -> `_config_entry`, and the
+        # config columns of the last listing of every run, keyed by its runs in order.
+        self._configs: dict[tuple[str, float], tuple] = {}
+        self._config_frames: dict[tuple, pd.DataFrame] = {}
+        self._config_lock = threading.Lock()
         (self.home / ARTIFACTS_FOLDER).mkdir(parents=True, exist_ok=True)
         with self._read() as conn:
             # Persistent in the file; a no-op when it is already WAL.
@@ -395,16 +452,37 @@ class RunStore:
                 conn.close()
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """Yields a connection inside one write transaction: all of it commits, or none."""
+    def _write(self, *, revises: bool = True) -> Iterator[sqlite3.Connection]:
+        """Yields a connection inside one write transaction: all of it commits, or none.
+
+        Args:
+            revises: raise the store's `revision` in the same transaction; only
+                writes no page derives anything from (live progress, worker
+                heartbeats) leave it.
+        """
         with self._reporting_damage():
             conn = self._connect()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 with conn:  # commit on success, roll back on any exception
                     yield conn
+                    if revises:
+                        conn.execute("UPDATE revision SET value = value + 1")
             finally:
                 conn.close()
+
+    def revision(self) -> int:
+        """Returns a number that changes whenever runs or epochs are written through a RunStore.
+
+        Live progress and heartbeats (`set_progress`, the worker table) leave
+        it. What a page derives from `runs_frame` and `summaries_frame` stays
+        right while it is unchanged; read it *before* those, so data newer
+        than the number is never kept under it. It starts at a random number,
+        so two stores (one moved aside and a new one in its place) do not
+        share numbers.
+        """
+        with self._read() as conn:
+            return conn.execute("SELECT value FROM revision").fetchone()[0]
 
     @contextlib.contextmanager
     def _reporting_damage(self) -> Iterator[None]:
@@ -422,13 +500,9 @@ class RunStore:
         )
 
     def _record(self, row: sqlite3.Row) -> RunRecord:
+        config, note = _read_config(row["config"])
         message = row["message"]
-        try:
-            config = RunConfig.from_json(row["config"])
-        except (ValueError, TypeError) as error:
-            # Written by another seqlab version: keep the run listable.
-            config = RunConfig()
-            note = f"stored config unreadable ({' '.join(str(error).split())}); showing defaults"
+        if note:
             message = f"{message}; {note}" if message else note
         return RunRecord(
             run_id=row["run_id"],
@@ -499,10 +573,82 @@ class RunStore:
                          num_params, json.dumps(progress), json.dumps(package_versions()),
                          heartbeat),
                     )
+                    if finished is not None:
+                        self._store_summaries(conn, [run_id])
                 return run_id
             except sqlite3.IntegrityError:
                 continue  # two runs in the same second drew the same suffix
         raise RuntimeError("could not draw a unique run id after 10 tries")
+
+    def import_runs(self, runs: Iterable[dict[str, Any]]) -> list[str]:
+        """Records finished runs with their epochs, all in one transaction (imports, benchmarks).
+
+        Records what `create_run`, `add_epoch` for each epoch and `finish_run`
+        would, summaries included, but in one transaction for all the runs:
+        fast enough to fill a store with thousands, and all of them or none.
+
+        Args:
+            runs: one dict per run: "config" (a RunConfig), "status" (one of
+                `FINISHED_STATUSES`), "epochs" (one metrics dict per epoch,
+                epoch 1 first, as `add_epoch` takes them) and optionally
+                "group_id", "num_params", "message", "majority_fraction" and
+                `finish_run`'s results ("test_loss", "test_accuracy",
+                "test_accuracy_last", "best_epoch", "compile_seconds",
+                "seconds_per_epoch").
+
+        Returns:
+            The new run ids, in the order of `runs`.
+
+        Raises:
+            ValueError: for an unknown key, a status that is not a finished
+                one, a config that is not a RunConfig, or a metric or result
+                that is not a number; nothing is recorded then.
+        """
+        optional = {"group_id", "num_params", "message", "majority_fraction", *_RESULT_ARGUMENTS}
+        now, versions = time.time(), json.dumps(package_versions())
+        checked = []
+        for index, run in enumerate(runs):
+            unknown = sorted(set(run) - {"config", "status", "epochs"} - optional)
+            if unknown:
+                raise ValueError(f"runs[{index}]: unknown key(s) {', '.join(unknown)}; expected config, "
+                                 f"status, epochs and optionally {', '.join(sorted(optional))}")
+            config, status = run.get("config"), run.get("status")
+            if not isinstance(config, RunConfig):
+                raise ValueError(f"runs[{index}] config: received {type(config).__name__}, "
+                                 f"expected a seqlab.config.RunConfig")
+            _check_status(status, [name for name in STATUSES if name in FINISHED_STATUSES])
+            results = _checked_results(**{name: run.get(name) for name in _RESULT_ARGUMENTS})
+            fraction = _metric(run.get("majority_fraction"), "majority_fraction")
+            epochs = [(epoch, *(_metric(metrics.get(name), name) for name in METRIC_COLUMNS),
+                       json.dumps({key: value for key, value in metrics.items() if key not in METRIC_COLUMNS}))
+                      for epoch, metrics in enumerate(run.get("epochs") or (), start=1)]
+            progress = json.dumps({"epoch": len(epochs), "epochs": config.train.epochs})
+            row = (status, config.to_json(), now, now, now, run.get("group_id"), run.get("num_params"),
+                   str(run.get("message") or ""), progress, versions, *results.values(), fraction)
+            checked.append((row, epochs))
+        run_ids: list[str] = []
+        with self._write() as conn:
+            for row, epochs in checked:
+                for _ in range(100):
+                    run_id = _new_id("r")
+                    try:
+                        conn.execute(
+                            "INSERT INTO runs (run_id, status, config, created_at, started_at, finished_at,"
+                            " group_id, num_params, message, progress, versions,"
+                            f" {', '.join(_RESULT_ARGUMENTS)}, majority_fraction)"
+                            f" VALUES ({', '.join('?' * (12 + len(_RESULT_ARGUMENTS)))})", (run_id, *row))
+                        break
+                    except sqlite3.IntegrityError:
+                        continue  # thousands of runs in one second: another suffix
+                else:
+                    raise RuntimeError("could not draw a unique run id after 100 tries")
+                conn.executemany(
+                    "INSERT INTO epochs (run_id, epoch, loss, accuracy, val_loss, val_accuracy, seconds,"
+                    " extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(run_id, *epoch) for epoch in epochs])
+                run_ids.append(run_id)
+            for start in range(0, len(run_ids), SUMMARY_BATCH):
+                self._store_summaries(conn, run_ids[start:start + SUMMARY_BATCH])
+        return run_ids
 
     def get_run(self, run_id: str) -> RunRecord:
         """Returns the record of `run_id`.
@@ -625,7 +771,7 @@ class RunStore:
         Raises:
             RunNotFoundError: when there is no such run.
         """
-        with self._write() as conn:
+        with self._write(revises=False) as conn:
             row = conn.execute("SELECT progress FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             if row is None:
                 raise self._missing(run_id)
@@ -695,21 +841,17 @@ class RunStore:
             RunNotFoundError: when there is no such run.
         """
         _check_status(status, [name for name in STATUSES if name in FINISHED_STATUSES])
-        if best_epoch is not None and (isinstance(best_epoch, bool) or not isinstance(best_epoch, int)
-                                       or best_epoch < 1):
-            raise ValueError(f"best_epoch: received {best_epoch!r}, expected a whole number >= 1 or None")
+        results = _checked_results(
+            test_loss=test_loss, test_accuracy=test_accuracy, test_accuracy_last=test_accuracy_last,
+            best_epoch=best_epoch, compile_seconds=compile_seconds, seconds_per_epoch=seconds_per_epoch)
         with self._write() as conn:
             self._update_run(
                 conn, run_id,
-                "UPDATE runs SET status = ?, message = ?, test_loss = ?, test_accuracy = ?,"
-                " test_accuracy_last = ?, best_epoch = ?, compile_seconds = ?,"
-                " seconds_per_epoch = ?, finished_at = ? WHERE run_id = ?",
-                (status, str(message), _metric(test_loss, "test_loss"),
-                 _metric(test_accuracy, "test_accuracy"),
-                 _metric(test_accuracy_last, "test_accuracy_last"), best_epoch,
-                 _metric(compile_seconds, "compile_seconds"),
-                 _metric(seconds_per_epoch, "seconds_per_epoch"), time.time(), run_id),
+                f"UPDATE runs SET status = ?, message = ?, {', '.join(f'{name} = ?' for name in results)},"
+                " finished_at = ? WHERE run_id = ?",
+                (status, str(message), *results.values(), time.time(), run_id),
             )
+            self._store_summaries(conn, [run_id])
 
     def request_stop(self, run_id: str) -> None:
         """Asks a run to stop; a queued run is marked "stopped" at once (it never started).
@@ -729,6 +871,7 @@ class RunStore:
                     " message = 'stopped before it started' WHERE run_id = ?",
                     (time.time(), run_id),
                 )
+                self._store_summaries(conn, [run_id])
             elif row["status"] == "running":
                 conn.execute("UPDATE runs SET stop_requested = 1 WHERE run_id = ?", (run_id,))
 
@@ -771,6 +914,7 @@ class RunStore:
             "UPDATE runs SET status = 'interrupted', message = ?, finished_at = ? WHERE run_id = ?",
             (f"{reason}; {_epoch_range_text(first, last, count)}", time.time(), run_id),
         )
+        self._store_summaries(conn, [run_id])
 
     def delete_run(self, run_id: str) -> None:
         """Deletes a run's rows and its artifact folder.
@@ -788,6 +932,7 @@ class RunStore:
                     f"run {run_id} is running; stop it first (Stop button, or "
                     f"seqlab.jobs.stop_run) and delete it once it has finished"
                 )
+            conn.execute("DELETE FROM summaries WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
         folder = self.home / ARTIFACTS_FOLDER / run_id
@@ -907,6 +1052,10 @@ class RunStore:
                 raise self._missing(run_id) from None
             conn.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND status = 'running'",
                          (time.time(), run_id))
+            # Only a finished run has a summary: one added to later (an import, a
+            # test) is summarized again; for a running run this deletes nothing.
+            if conn.execute("DELETE FROM summaries WHERE run_id = ?", (run_id,)).rowcount:
+                self._store_summaries(conn, [run_id])
 
     def epochs(self, run_id: str) -> list[dict]:
         """Returns the run's epochs in order: [{"epoch", "loss", "accuracy", "val_loss",
@@ -926,19 +1075,8 @@ class RunStore:
         """
         sql, params = self._run_filter(run_ids=run_ids)
         with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT * FROM epochs{sql} ORDER BY run_id, epoch", params
-            ).fetchall()
-        columns = ["run_id", "epoch", *METRIC_COLUMNS]
-        records = []
-        for row in rows:
-            record = _epoch_dict(row)
-            record["run_id"] = row["run_id"]
-            columns.extend(key for key in record if key not in columns)
-            records.append(record)
-        frame = pd.DataFrame.from_records(records, columns=columns)
-        frame["epoch"] = frame["epoch"].astype("int64")
-        return frame.astype({name: "float64" for name in METRIC_COLUMNS})
+            return _epochs_frame(conn, f"SELECT {_EPOCH_SELECT} FROM epochs{sql} ORDER BY run_id, epoch",
+                                 params)
 
     def runs_frame(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
         """Returns one row per run (newest first), in one query.
@@ -955,28 +1093,127 @@ class RunStore:
         """
         sql, params = self._run_filter(run_ids=run_ids)
         with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT * FROM runs{sql} ORDER BY created_at DESC, rowid DESC", params
-            ).fetchall()
-        config_columns = list(RunConfig().flat())
-        records = []
-        for row in rows:
-            record = self._record(row)
-            records.append({
-                "run_id": record.run_id, "label": record.label, "arch": record.arch,
-                "status": record.status, "group_id": record.group_id,
-                "created_at": record.created_at, "started_at": record.started_at,
-                "finished_at": record.finished_at, "num_params": record.num_params,
-                "test_loss": record.test_loss, "test_accuracy": record.test_accuracy,
-                **{name: getattr(record, name) for name in RESULT_COLUMNS},
-                "message": record.message, "dataset": record.config.data.dataset,
-                **record.config.flat(),
-            })
-        frame = pd.DataFrame.from_records(records, columns=[*RUN_COLUMNS, *config_columns])
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain tuples: thousands of rows
+            cursor.execute("BEGIN")  # one snapshot for both reads
+            rows = cursor.execute(
+                f"SELECT {', '.join(_RUN_FRAME_COLUMNS)} FROM runs{sql}"
+                " ORDER BY created_at DESC, rowid DESC", params).fetchall()
+            keys = [(row[0], row[_CREATED_AT]) for row in rows]
+            with self._config_lock:
+                unread = [run_id for run_id, created_at in keys if (run_id, created_at) not in self._configs]
+            texts = dict(cursor.execute(
+                "SELECT run_id, config FROM runs WHERE run_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(unread),)).fetchall()) if unread else {}
+            cursor.execute("COMMIT")
+        # A run's config never changes once recorded: each one is parsed once per RunStore.
+        parsed = {key: _config_entry(texts[key[0]]) for key in keys if key[0] in texts}
+        with self._config_lock:
+            self._configs.update(parsed)
+            entries = [self._configs[key] for key in keys]
+            if run_ids is None:  # every run was listed: forget the deleted ones
+                for key in set(self._configs) - set(keys):
+                    del self._configs[key]
+            listing = tuple(keys) if run_ids is None else None
+            config_frame = self._config_frames.get(listing) if listing is not None else None
+            if config_frame is None:
+                config_frame = pd.DataFrame.from_records([entry[3] for entry in entries],
+                                                         columns=list(RunConfig().flat()))
+                if listing is not None:
+                    self._config_frames = {listing: config_frame}
+        base = pd.DataFrame.from_records(rows, columns=list(_RUN_FRAME_COLUMNS))
+        notes = [entry[4] for entry in entries]
+        if any(notes):
+            base["message"] = [f"{message}; {note}" if message and note else message or note
+                               for message, note in zip(base["message"], notes)]
+        base["label"], base["arch"], base["dataset"] = ([entry[index] for entry in entries] for index in range(3))
+        frame = pd.concat([base[list(RUN_COLUMNS)], config_frame], axis=1)
         numeric = ("created_at", "started_at", "finished_at", "test_loss", "test_accuracy",
                    "test_accuracy_last", "compile_seconds", "seconds_per_epoch", "majority_fraction")
         return frame.astype({"num_params": "Int64", "best_epoch": "Int64",
                              **{name: "float64" for name in numeric}})
+
+    # ----------------------------------------------------------- summaries
+    def summaries_frame(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Returns what each run's curves say: one row per run, without reading finished runs' epochs.
+
+        A finished run's row is the one stored when it finished
+        (`analysis.tables.curve_summary_table` of its epochs). A finished run
+        without a current row (finished before schema version 3, or summarized
+        under other `CURVE_SUMMARY_RULES`) is summarized now and its row
+        stored, `SUMMARY_BATCH` runs per transaction. Queued and running runs
+        are summarized from their epochs so far, and nothing is stored for them.
+
+        Args:
+            run_ids: the runs to include (None: all).
+
+        Returns:
+            Columns run_id and `CURVE_SUMMARY_COLUMNS` (see
+            `curve_summary_table`), ordered by run_id; epochs_run,
+            curve_best_epoch and overfit_epoch are Int64, the rest float64.
+        """
+        sql, params = self._run_filter(run_ids=run_ids)
+        columns = ", ".join(f"summaries.{name}" for name in CURVE_SUMMARY_COLUMNS)
+        with self._read() as conn:
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain tuples: thousands of rows
+            rows = cursor.execute(
+                f"SELECT runs.run_id, runs.status, summaries.rules, {columns}"
+                f" FROM (SELECT run_id, status FROM runs{sql}) AS runs"
+                " LEFT JOIN summaries ON summaries.run_id = runs.run_id", params,
+            ).fetchall()
+        stored, missing, live = [], [], []
+        for row in rows:
+            if row[1] not in FINISHED_STATUSES:
+                live.append(row[0])
+            elif row[2] == CURVE_SUMMARY_RULES:
+                stored.append((row[0], *row[3:]))
+            else:
+                missing.append(row[0])
+        parts = [_summary_frame(pd.DataFrame.from_records(stored, columns=["run_id", *CURVE_SUMMARY_COLUMNS]))]
+        for start in range(0, len(missing), SUMMARY_BATCH):
+            # No reader is ever handed a row of other rules (it gets what is computed here), so
+            # storing these changes nothing a page derived: no new revision.
+            with self._write(revises=False) as conn:
+                parts.append(self._store_summaries(conn, missing[start:start + SUMMARY_BATCH]))
+        if live:
+            with self._read() as conn:
+                parts.append(self._curve_summaries(conn, live))
+        frame = pd.concat([part for part in parts if not part.empty] or parts[:1], ignore_index=True)
+        return _summary_frame(frame.sort_values("run_id", kind="stable", ignore_index=True))
+
+    @staticmethod
+    def _curve_summaries(conn: sqlite3.Connection, run_ids: list[str]) -> pd.DataFrame:
+        """`curve_summary_table` of these runs, read through `conn` (unknown ids are left out)."""
+        ids = json.dumps(list(run_ids))
+        runs = pd.DataFrame.from_records(
+            [tuple(row) for row in conn.execute(
+                "SELECT run_id, best_epoch FROM runs WHERE run_id IN (SELECT value FROM json_each(?))",
+                (ids,))],
+            columns=["run_id", "best_epoch"])
+        epochs = _epochs_frame(
+            conn, f"SELECT {_EPOCH_SELECT} FROM epochs WHERE run_id IN (SELECT value FROM json_each(?))"
+                  " ORDER BY run_id, epoch", [ids])
+        return _summary_frame(curve_summary_table(epochs, runs.astype({"best_epoch": "float64"})))
+
+    def _store_summaries(self, conn: sqlite3.Connection, run_ids: list[str]) -> pd.DataFrame:
+        """Summarizes these runs' curves and stores the rows; call inside the write transaction.
+
+        Returns:
+            The rows stored (`summaries_frame`'s columns).
+        """
+        frame = self._curve_summaries(conn, run_ids)
+        integers = set(SUMMARY_INTEGER_COLUMNS)
+        values = [
+            (run_id, CURVE_SUMMARY_RULES,
+             *(None if pd.isna(value) else int(value) if name in integers else float(value)
+               for name, value in zip(CURVE_SUMMARY_COLUMNS, row)))
+            for run_id, *row in frame[["run_id", *CURVE_SUMMARY_COLUMNS]].itertuples(index=False)
+        ]
+        conn.executemany(
+            f"INSERT OR REPLACE INTO summaries (run_id, rules, {', '.join(CURVE_SUMMARY_COLUMNS)})"
+            f" VALUES ({', '.join('?' * (len(CURVE_SUMMARY_COLUMNS) + 2))})", values)
+        return frame
 
     # -------------------------------------------------------- dead workers
     def find_dead_runs(
@@ -1035,7 +1272,7 @@ class RunStore:
     def register_worker(self, pid: int) -> None:
         """Records worker process `pid` as alive now."""
         now = time.time()
-        with self._write() as conn:
+        with self._write(revises=False) as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO workers (pid, started_at, heartbeat_at) VALUES (?, ?, ?)",
                 (pid, now, now),
@@ -1044,7 +1281,7 @@ class RunStore:
     def worker_heartbeat(self, pid: int) -> None:
         """Refreshes worker `pid`'s heartbeat (registering it when it is unknown)."""
         now = time.time()
-        with self._write() as conn:
+        with self._write(revises=False) as conn:
             conn.execute(
                 "INSERT INTO workers (pid, started_at, heartbeat_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (pid) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
@@ -1053,7 +1290,7 @@ class RunStore:
 
     def unregister_worker(self, pid: int) -> None:
         """Forgets worker `pid` (it is exiting)."""
-        with self._write() as conn:
+        with self._write(revises=False) as conn:
             conn.execute("DELETE FROM workers WHERE pid = ?", (pid,))
 
     def live_workers(self, stale_after: float = 30.0) -> list[int]:
@@ -1069,6 +1306,75 @@ class RunStore:
     def new_group_id(self) -> str:
         """Returns a fresh group id (for runs repeated over seeds), e.g. "g20261129-015512-3f9a"."""
         return _new_id("g")
+
+
+# `finish_run`'s results, as columns of `runs` (`RESULT_COLUMNS` less majority_fraction,
+# which is recorded before the run ends).
+_RESULT_ARGUMENTS = ("test_loss", "test_accuracy", "test_accuracy_last", "best_epoch",
+                     "compile_seconds", "seconds_per_epoch")
+_EPOCH_SELECT = "run_id, epoch, " + ", ".join(METRIC_COLUMNS) + ", extra"
+
+
+# What `runs_frame` reads from `runs` besides the config (which it parses once per run).
+_RUN_FRAME_COLUMNS = ("run_id", "status", "group_id", "created_at", "started_at", "finished_at",
+                      "num_params", "test_loss", "test_accuracy", *RESULT_COLUMNS, "message")
+_CREATED_AT = _RUN_FRAME_COLUMNS.index("created_at")
+
+
+def _read_config(text: str) -> tuple[RunConfig, str]:
+    """A stored config, and "" or the note saying it was unreadable (then the defaults stand in)."""
+    try:
+        return RunConfig.from_json(text), ""
+    except (ValueError, TypeError) as error:
+        # Written by another seqlab version: keep the run listable.
+        return RunConfig(), f"stored config unreadable ({' '.join(str(error).split())}); showing defaults"
+
+
+def _config_entry(text: str) -> tuple[str, str, str, tuple, str]:
+    """What `runs_frame` shows of a stored config: label, arch, dataset, `flat()` values, note."""
+    config, note = _read_config(text)
+    return config.label(), config.model.arch, config.data.dataset, tuple(config.flat().values()), note
+
+
+def _checked_results(**results: Any) -> dict[str, Any]:
+    """`finish_run`'s results checked and made numbers, in `_RESULT_ARGUMENTS` order.
+
+    Raises:
+        ValueError: for a result that is not a number, or a best_epoch that is not a whole number >= 1.
+    """
+    best_epoch = results.get("best_epoch")
+    if best_epoch is not None and (isinstance(best_epoch, bool) or not isinstance(best_epoch, int)
+                                   or best_epoch < 1):
+        raise ValueError(f"best_epoch: received {best_epoch!r}, expected a whole number >= 1 or None")
+    return {name: best_epoch if name == "best_epoch" else _metric(results.get(name), name)
+            for name in _RESULT_ARGUMENTS}
+
+
+def _epochs_frame(conn: sqlite3.Connection, sql: str, params: list) -> pd.DataFrame:
+    """The epochs a query selects (`_EPOCH_SELECT` columns) as `RunStore.epochs_frame` returns them.
+
+    Built column by column: the Compare page and summaries read thousands of rows.
+    """
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    rows = cursor.execute(sql, params).fetchall()
+    base = ["run_id", "epoch", *METRIC_COLUMNS]
+    frame = pd.DataFrame.from_records(rows, columns=[*base, "extra"])
+    extra = frame.pop("extra")
+    has_extra = (extra != "{}").to_numpy()
+    if has_extra.any():
+        parsed = pd.DataFrame.from_records([_loads(text) for text in extra[has_extra]],
+                                           index=frame.index[has_extra])
+        frame = frame.join(parsed.drop(columns=[name for name in parsed if name in base]))
+    frame["epoch"] = frame["epoch"].astype("int64")
+    return frame.astype({name: "float64" for name in METRIC_COLUMNS})
+
+
+def _summary_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A summaries frame with `summaries_frame`'s columns and types (whole numbers as Int64)."""
+    integers = set(SUMMARY_INTEGER_COLUMNS)
+    frame = frame[["run_id", *CURVE_SUMMARY_COLUMNS]]
+    return frame.astype({name: "Int64" if name in integers else "float64" for name in CURVE_SUMMARY_COLUMNS})
 
 
 def damaged_store_message(db_path: Path | str, error: BaseException | str) -> str:

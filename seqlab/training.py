@@ -8,8 +8,9 @@ the store's stop flag between compiled steps, and ends a run whose loss turns
 NaN/inf as `diverged` instead of crashing. Its files (model, vocabulary,
 meta.json, error.log) go where the store says.
 
-Fast by default on CPU: the training step is XLA-compiled (`uses_xla`) and
-runs `steps_per_execution` batches per call (`bench/train_throughput.py`
+Fast by default on CPU: the training step is XLA-compiled where the run is
+long enough to win back the compile (`uses_xla`), and runs
+`steps_per_execution` batches per call (`bench/train_throughput.py`
 measures both against a plain `model.fit`).
 
 Its numbers mean what they say: the one-off cost of tracing and compiling
@@ -25,10 +26,14 @@ model is built (`_keras`).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import platform
+import sys
 import time
 import traceback
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -115,8 +120,15 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
 
     phase("building")
     keras = _keras()
+    # Fresh layer names and seed state for every run, whatever ran before in
+    # this process (tokenizing, an earlier run in the same worker): the same
+    # recipe then traces to the same program and finds its compiled step in
+    # the compile cache.
+    keras.utils.clear_session()
+    _canonical_trace_names()
     keras.utils.set_random_seed(config.seed)
-    model = compile_model(config, **sizes)
+    steps = train_steps(config, len(data.y_train))
+    model = compile_model(config, **sizes, train_steps=steps)
     store.set_num_params(run_id, int(model.count_params()))
 
     counts = {split: class_counts(labels, data.num_classes) for split, labels in
@@ -130,7 +142,9 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
         "vocabulary_size": vocabulary_size,
         "sequence_length": config.data.sequence_length,
         "precision": resolve_precision(config),
-        "xla": uses_xla(config),
+        "xla": uses_xla(config, steps),
+        "train_steps": steps,
+        "device": training_device(),
         "dataset": dataset.description,
         "examples": {"train": len(data.y_train), "validation": len(data.y_val),
                      "test": len(data.y_test)},
@@ -209,15 +223,17 @@ def class_counts(labels, num_classes: int) -> list[int]:
 
 
 def compile_model(
-    config: RunConfig, *, vocabulary_size: int, sequence_length: int, num_classes: int
+    config: RunConfig, *, vocabulary_size: int, sequence_length: int, num_classes: int,
+    train_steps: int | None = None,
 ):
-    """Builds and compiles the run's model the fast way (XLA, several steps per call).
+    """Builds and compiles the run's model the fast way (XLA where it pays, several steps per call).
 
     Args:
         config: the run recipe (model and train sections are used).
         vocabulary_size: ids run from 0 (padding) to vocabulary_size - 1.
         sequence_length: padded length T of the inputs `(batch, T)`.
         num_classes: 2 gives a sigmoid head, more a softmax head.
+        train_steps: the run's training steps, for `uses_xla` (None: unknown).
 
     Returns:
         A compiled `keras.Model`.
@@ -239,20 +255,62 @@ def compile_model(
         optimizer=build_optimizer(config),
         loss=loss,
         metrics=["accuracy"],
-        jit_compile=uses_xla(config),
+        jit_compile=uses_xla(config, train_steps),
         steps_per_execution=config.train.steps_per_execution,
     )
     return model
 
 
-def uses_xla(config: RunConfig) -> bool:
+# Where XLA starts to pay on CPU, in step-tokens (training steps x sequence
+# length): its one-off compile costs more than Keras's graph tracing, and each
+# step then saves time roughly in proportion to the tokens it reads. Measured
+# by bench/xla_break_even.py (the README quotes it); a run below its
+# architecture's figure trains faster in graph mode from click to result.
+XLA_BREAK_EVEN_STEP_TOKENS = {
+    "baseline": 10_000, "lstm": 30_000, "gru": 12_000, "bilstm": 40_000, "bigru": 40_000,
+    "transformer": 60_000,
+}
+
+
+def uses_xla(config: RunConfig, train_steps: int | None = None) -> bool:
     """Returns whether the run's training step is XLA-compiled (`train.jit_compile`).
 
-    Honoured for every architecture, the Transformer included: its dropout
-    masks are hashed (`CounterDropout`) rather than drawn by XLA's slow CPU
-    random-number generator. `bench/train_throughput.py` measures the gain.
+    "on" and "off" decide; "auto" compiles when the run's training steps
+    times its sequence length reach `XLA_BREAK_EVEN_STEP_TOKENS` for its
+    architecture, or when the steps are not known. XLA works for every
+    architecture, the Transformer included: its dropout masks are hashed
+    (`CounterDropout`) rather than drawn by XLA's slow CPU random-number
+    generator.
+
+    Args:
+        config: the run recipe.
+        train_steps: the run's training steps, epochs x batches per epoch
+            (None: unknown).
     """
-    return bool(config.train.jit_compile)
+    choice = config.train.jit_compile
+    if choice != "auto":
+        return choice == "on"
+    if train_steps is None:
+        return True
+    step_tokens = train_steps * config.data.sequence_length
+    return step_tokens >= XLA_BREAK_EVEN_STEP_TOKENS[config.model.arch]
+
+
+def training_device() -> str:
+    """Returns what TensorFlow trains on here: the first GPU's name when one is visible, else "CPU".
+
+    Keras places the model on a visible GPU by itself; this only says so (in
+    each run's meta.json and the benchmarks' output).
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return gpus[0].name if gpus else "CPU"
+
+
+def train_steps(config: RunConfig, train_examples: int) -> int:
+    """Returns a run's training steps: epochs x batches per epoch (the last batch may be short)."""
+    return config.train.epochs * max(1, math.ceil(train_examples / config.train.batch_size))
 
 
 def resolve_precision(config: RunConfig) -> str:
@@ -274,6 +332,112 @@ def build_optimizer(config: RunConfig):
         "sgd": keras.optimizers.SGD,
     }
     return classes[config.train.optimizer](learning_rate=config.train.learning_rate)
+
+
+# XLA's persistent cache of compiled steps: a run whose step was compiled
+# before (the same preset queued again, the same recipe by another student)
+# loads it instead of compiling. Executables are machine code for one CPU, so
+# the folder is named by this CPU's features and the TensorFlow version and is
+# never read on another machine; the oldest files go past the limit.
+COMPILE_CACHE_PREFIX = "xla-"
+COMPILE_CACHE_LIMIT_BYTES = 512 * 2**20
+COMPILE_CACHE_VARIABLE = "SEQLAB_COMPILE_CACHE"  # "0" turns the cache off
+
+
+def prepare_process(store: RunStore, *, threads: int | None = None) -> dict[str, Any]:
+    """Sets up this process for training, then imports Keras: threads and the compile cache.
+
+    Call before TensorFlow is imported (the worker and the command line do);
+    afterwards TensorFlow has read its settings and this changes nothing but
+    importing Keras.
+
+    Args:
+        store: the run store, whose cache folder holds the compile cache.
+        threads: threads TensorFlow computes with (None: its default, every core).
+
+    Returns:
+        What was set: {"threads": int | None, "compile_cache": path or None}.
+    """
+    settings: dict[str, Any] = {"threads": None, "compile_cache": None}
+    if "tensorflow" not in sys.modules:
+        if threads:
+            for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+                os.environ[name] = str(threads)
+            os.environ["TF_NUM_INTEROP_THREADS"] = "1" if threads == 1 else "2"
+            settings["threads"] = threads
+        if os.environ.get(COMPILE_CACHE_VARIABLE, "1") != "0":
+            folder = store.cache_dir(COMPILE_CACHE_PREFIX + machine_fingerprint())
+            _trim_folder(folder, COMPILE_CACHE_LIMIT_BYTES)
+            # A cache flag inherited from a parent process names the parent's store: replaced.
+            kept = [part for part in os.environ.get("TF_XLA_FLAGS", "").split()
+                    if not part.startswith("--tf_xla_persistent_cache")]
+            os.environ["TF_XLA_FLAGS"] = " ".join(kept + [
+                f"--tf_xla_persistent_cache_directory={folder}",
+                "--tf_xla_persistent_cache_device_types=CPU,XLA_CPU_JIT,GPU,XLA_GPU_JIT"])
+            settings["compile_cache"] = folder
+    _keras()
+    return settings
+
+
+def machine_fingerprint() -> str:
+    """Returns a short hash of this CPU's features, its architecture and the TensorFlow version.
+
+    Read from /proc/cpuinfo's flags where there is one, so two machines share
+    compiled code only when their CPUs offer the same instructions.
+    """
+    try:
+        from importlib.metadata import version
+
+        tensorflow = version("tensorflow")
+    except Exception:  # noqa: BLE001 - an unusual install: the hash still separates CPUs
+        tensorflow = "unknown"
+    features = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                features = " ".join(sorted(line.split(":", 1)[1].split()))
+                break
+    except OSError:
+        pass
+    text = "|".join((platform.machine(), platform.system(), features, tensorflow))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+TRACE_NAME_STRIDE = 2**18
+
+
+def _canonical_trace_names() -> None:
+    """Moves TensorFlow's function-name counter to the next multiple of `TRACE_NAME_STRIDE`.
+
+    Traced functions are named with a process-wide counter and XLA's compile
+    cache keys include the name, so the same recipe would get a new key after
+    any other tracing (tokenizing a dataset the first time, say). From a
+    common starting point, the first run of every fresh process traces the
+    same names, whatever it did before. Counting up is cheap (a C call each).
+    """
+    from tensorflow.python.framework import ops  # the counter has no public handle
+
+    current = ops.uid()
+    target = (current // TRACE_NAME_STRIDE + 1) * TRACE_NAME_STRIDE
+    while ops.uid() < target - 1:
+        pass
+
+
+def _trim_folder(folder: Path, limit_bytes: int) -> None:
+    """Deletes the oldest files of `folder` until the rest fit in `limit_bytes`."""
+    files = []
+    for path in folder.iterdir():
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        files.append((info.st_mtime, info.st_size, path))
+    total = sum(size for _, size, _ in files)
+    for _, size, path in sorted(files):
+        if total <= limit_bytes:
+            break
+        path.unlink(missing_ok=True)
+        total -= size
 
 
 def _keras():

@@ -208,8 +208,9 @@ def drawn_charts(page) -> list[dict]:
     """Returns what each drawn chart on the page shows, in page order.
 
     Each item: `renderer` ("svg" or "canvas"), `lines` / `rects` / `points`
-    / `areas` (how many line, rect, point/symbol and area marks vega drew)
-    and `labels` (the axis tick labels). Counts and labels are read from svg; a canvas chart
+    / `areas` (how many line, rect, point/symbol and area marks vega drew),
+    `labels` (the axis tick labels) and `legend_labels` (the legends' entries,
+    as drawn: a label vega cut ends in "…"). Counts and labels are read from svg; a canvas chart
     reports only its renderer. Streamlit 1.67 draws small charts as svg.
     """
     return page.evaluate(
@@ -222,6 +223,7 @@ def drawn_charts(page) -> list[dict]:
                 points: element.querySelectorAll('.mark-symbol path, .mark-point path').length,
                 areas: element.querySelectorAll('.mark-area path').length,
                 labels: [...element.querySelectorAll('.role-axis-label text')].map(t => t.textContent),
+                legend_labels: [...element.querySelectorAll('.role-legend-label text')].map(t => t.textContent),
             }))""",
         CHART,
     )

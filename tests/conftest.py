@@ -12,6 +12,13 @@ if str(ROOT) not in sys.path:
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# TensorFlow reads its compile-cache folder once per process: in this one it would
+# be the first test's SEQLAB_HOME, deleted after it. test_compile_cache turns the
+# cache on in processes of its own.
+os.environ.setdefault("SEQLAB_COMPILE_CACHE", "0")
+# Pages opened through app.py would start a warm worker (TensorFlow in a process
+# of its own) for every page test; test_worker_warm turns it on where it is tested.
+os.environ.setdefault("SEQLAB_WARM_WORKER", "0")
 # Tests never reach the network: IMDB comes from the shared offline copy when present.
 SHARED_IMDB = ROOT.parent / "shared" / "data" / "imdb"
 

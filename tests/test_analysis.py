@@ -15,7 +15,10 @@ from seqlab.analysis.labels import label_runs
 from seqlab.analysis.stats import compare_groups, group_curves_table, group_summary_table
 from seqlab.analysis.sweeps import sweep_families, sweep_table
 from seqlab.analysis.words import verdict_sentence
-from seqlab.analysis.tables import curves_table, early_stopping_table, gap_table, run_summary_table
+from seqlab.analysis.tables import (
+    CURVE_SUMMARY_COLUMNS, curve_summary_table, curves_table, early_stopping_table, gap_table, run_summary_table,
+    summary_table,
+)
 from seqlab.config import ModelConfig
 
 CONFIG_DEFAULTS = {"model.units": 32, "data.sequence_length": 16, "train.learning_rate": 0.001, "seed": 0}
@@ -532,3 +535,53 @@ def test_group_and_sweep_tables_carry_the_one_off_compile():
     assert group["compile_seconds"] == "5.00 ± 1.41"
     point = sweep_table(summary, "data.sequence_length").iloc[0]
     assert (point["seconds_per_epoch"], point["compile_seconds"]) == (1.0, pytest.approx(5.0))
+
+
+# ---------------------------------------------------------- run summaries
+def test_curve_summary_has_one_row_per_run_even_without_epochs():
+    epochs = make_epochs({"a": {"val_loss": [0.9, 0.6, 0.7], "loss": [1.0, 0.8, 0.5]},
+                          "other": {"val_loss": [0.5]}})
+    table = curve_summary_table(epochs, make_runs({"run_id": "a"}, {"run_id": "b"})).set_index("run_id")
+    assert list(table.columns) == list(CURVE_SUMMARY_COLUMNS)
+    assert list(table.index) == ["a", "b"]  # "other" is not asked for
+    assert (table.loc["a", "epochs_run"], table.loc["a", "curve_best_epoch"], table.loc["a", "overfit_epoch"]) == (3, 2, 2)
+    assert table.loc["b", "epochs_run"] == 0 and pd.isna(table.loc["b", "curve_best_epoch"])
+
+
+def test_curve_summary_reads_validation_accuracy_at_the_recorded_best_epoch():
+    epochs = make_epochs({"a": {"val_loss": [0.9, 0.6, 0.7], "val_accuracy": [0.5, 0.6, 0.8]}})
+    computed = curve_summary_table(epochs, make_runs({"run_id": "a"})).iloc[0]
+    recorded = curve_summary_table(epochs, make_runs({"run_id": "a", "best_epoch": 3})).iloc[0]
+    assert computed["val_accuracy_at_best_epoch"] == 0.6 and recorded["val_accuracy_at_best_epoch"] == 0.8
+    assert recorded["curve_best_epoch"] == 2  # what the curves say, beside what the run recorded
+
+
+def test_summary_table_from_curve_summaries_is_the_run_summary():
+    epochs = make_epochs({"a": {"val_loss": [0.9, 0.6, 0.7]}, "b": {"val_loss": [0.8, 0.7]}})
+    runs = label_runs(make_runs({"run_id": "a"}, {"run_id": "b", "status": "stopped"}, {"run_id": "c"}))
+    # Summaries of other runs, in another order, as the store may hand them out.
+    summaries = curve_summary_table(epochs, make_runs({"run_id": "zz"}, {"run_id": "b"}, {"run_id": "a"}))
+    pd.testing.assert_frame_equal(summary_table(runs, summaries), run_summary_table(epochs, runs))
+
+
+def test_pareto_front_of_many_runs_follows_the_pairwise_rule():
+    rng = np.random.default_rng(3)
+    table = pd.DataFrame({"cost": rng.integers(0, 30, 400).astype(float),
+                          "gain": rng.integers(0, 30, 400).astype(float)})
+    table.loc[::17, "gain"] = np.nan
+    cost, gain = table["cost"].to_numpy(), table["gain"].to_numpy()
+    dominated = [bool(np.any((cost <= c) & (gain >= g) & ((cost < c) | (gain > g)))) for c, g in zip(cost, gain)]
+    expected = [not d and not np.isnan(g) for d, g in zip(dominated, gain)]
+    assert pareto_front(table, "cost", "gain").tolist() == expected
+
+
+def test_labels_tell_apart_many_runs_sharing_names_each_by_its_own_settings():
+    runs = label_runs(make_runs(
+        *({"run_id": f"u{i}", "model.units": 16 * (i + 1)} for i in range(3)),  # lstm: units differ
+        *({"run_id": f"s{i}", "label": "gru 32u x1", "seed": i} for i in range(3)),  # gru: seeds differ
+        {"run_id": "same1", "label": "twin"}, {"run_id": "same2", "label": "twin"},  # nothing differs
+        {"run_id": "alone", "label": "solo"},
+    )).set_index("run_id")["label"]
+    assert [runs[f"u{i}"] for i in range(3)] == ["lstm 32u x1 units 16", "lstm 32u x1 units 32", "lstm 32u x1 units 48"]
+    assert [runs[f"s{i}"] for i in range(3)] == ["gru 32u x1 seed 0", "gru 32u x1 seed 1", "gru 32u x1 seed 2"]
+    assert (runs["same1"], runs["same2"], runs["alone"]) == ("twin #same1", "twin #same2", "solo")

@@ -4,9 +4,9 @@ it is, what the page shows of long texts, the heatmaps, and a trained model that
 import numpy as np
 import pytest
 
-from seqlab import charts
+from seqlab import attention_charts
 from seqlab.attention import (
-    attention_scores, attention_table, has_attention, largest_peak, nearly_uniform,
+    AttentionProbe, attention_scores, attention_table, has_attention, largest_peak, nearly_uniform,
 )
 from seqlab.config import ModelConfig
 from seqlab.data import synthetic
@@ -72,6 +72,12 @@ def test_scores_survive_save_and_load(tmp_path, transformer, token_ids, scores):
     path = tmp_path / "model.keras"
     transformer.save(path)
     np.testing.assert_allclose(attention_scores(load_model(path), token_ids), scores, atol=1e-6)
+
+
+def test_a_probe_built_once_reads_each_text_as_attention_scores_does(transformer, token_ids, scores):
+    probe = AttentionProbe(transformer)
+    for row in range(len(REAL_LENGTHS)):
+        np.testing.assert_allclose(probe(token_ids[row]), scores[:, row:row + 1], atol=1e-6)
 
 
 def test_models_without_attention_are_refused():
@@ -192,30 +198,30 @@ def chart_spec(chart) -> dict:
 def test_heatmaps_label_every_token_and_fit_the_page(num_tokens):
     table = attention_view(peaked_map(num_tokens, cue=1), 1, "mean").table
     labels = [f"{i}:w{i}" for i in range(num_tokens)]
-    heatmap = chart_spec(charts.attention_heatmap_chart(table, 1, "mean"))
+    heatmap = chart_spec(attention_charts.attention_heatmap_chart(table, 1, "mean"))
     cells = heatmap["layer"][0] if "layer" in heatmap else heatmap
     for axis in ("x", "y"):
         assert cells["encoding"][axis]["sort"] == labels
         assert cells["encoding"][axis]["axis"]["labelOverlap"] is False  # no label is dropped
     assert heatmap["width"] == "container"
-    grid = chart_spec(charts.attention_grid_chart(table, 1))
+    grid = chart_spec(attention_charts.attention_grid_chart(table, 1))
     assert grid["encoding"]["x"]["sort"] == labels and grid["encoding"]["x"]["axis"]["labelOverlap"] is False
     columns = grid["encoding"]["facet"]["columns"]
-    width = charts.ATTENTION_LABEL_WIDTH + columns * (grid["width"] + charts.GRID_SPACING)
-    assert width <= charts.ATTENTION_PAGE_WIDTH
+    width = attention_charts.ATTENTION_LABEL_WIDTH + columns * (grid["width"] + attention_charts.GRID_SPACING)
+    assert width <= attention_charts.ATTENTION_PAGE_WIDTH
     # Each token keeps at least a 12-pixel row and column for its label.
     assert grid["width"] >= 12 * num_tokens
 
 
 def test_heatmap_colour_marks_departures_from_an_even_share():
     table = peaked_map(10, cue=4).table
-    heatmap = chart_spec(charts.attention_heatmap_chart(table, 1, "1"))
+    heatmap = chart_spec(attention_charts.attention_heatmap_chart(table, 1, "1"))
     scale = heatmap["layer"][0]["encoding"]["color"]["scale"]
     assert scale["type"] == "log" and scale["domainMid"] == 1
     data = next(iter(heatmap["datasets"].values()))
     shades = {row["key_position"]: row["shade"] for row in data if row["query_position"] == 0}
     assert shades[4] == pytest.approx(8.0)  # 9x an even share, clipped to the scale's top
-    uniform = chart_spec(charts.attention_heatmap_chart(uniform_map(10).table, 1, "1"))
+    uniform = chart_spec(attention_charts.attention_heatmap_chart(uniform_map(10).table, 1, "1"))
     assert {round(row["shade"], 6) for row in next(iter(uniform["datasets"].values()))} == {1.0}
 
 

@@ -84,7 +84,7 @@ def test_two_sessions_queueing_at_once_both_finish_intact(store, workers):
         for key, value in (("train.sequence_length", 12), ("train.embedding_dim", 8),
                            ("train.units", units), ("train.epochs", 2), ("train.batch_size", 16)):
             at.number_input(key=key).set_value(value)
-        at.checkbox(key="train.jit_compile").uncheck()
+        at.selectbox(key="train.jit_compile").set_value("off")
     for at in sessions:
         at.button(key="train.start").click().run()
         check_page(at)

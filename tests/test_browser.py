@@ -4,9 +4,13 @@ Opens every page by its URL, trains a tiny Transformer from the Train page's
 form through the background worker, and checks that its curves draw on the
 Train and Compare pages, that the Attention page draws a heatmap for a typed
 sentence and that Predict classifies with it, with no exception on any page.
-Last, two 3-seed groups with clearly different curves (seeded straight into
-the server's store, no training) are drawn on the Compare page as bands and
-its Verdict tab calls the difference larger than the seed-to-seed noise.
+Two 3-seed groups with clearly different curves (seeded straight into the
+server's store, no training) are drawn on the Compare page as bands and its
+Verdict tab calls the difference larger than the seed-to-seed noise. A
+preset clicked on Home is trained by the worker and its card then says that
+its lesson held. Last, the attention preset's Transformer, trained for real,
+draws heatmaps whose rows concentrate on the two cue words (asserted on the
+weights the page draws) with every token labelled.
 
 Full-page screenshots land in tests/artifacts/screenshots/ (git-ignored) for
 people to look at; with SEQLAB_UPDATE_DOCS=1 the Compare page comparing the
@@ -26,7 +30,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import sync_playwright
 
 from tests.browser_support import (
-    CHART, CHROMIUM_ARGS, DRAWN_CHART, StreamlitServer, drawn_charts, full_page_screenshot,
+    CHART, CHROMIUM_ARGS, DRAWN_CHART, MAIN, StreamlitServer, drawn_charts, full_page_screenshot,
     page_problems, require_chromium, wait_for_app, wait_for_charts,
 )
 
@@ -57,6 +61,14 @@ SEEDED_SINGLES = (
     ({"model.arch": "bilstm"}, 0.88, 2.1),
     ({"model.arch": "baseline"}, 0.66, 0.3),
 )
+# The preset clicked on Home: the quickest to train whose lesson is still checked for real
+# (three models on the toy sentences; its card names the accuracies they reached).
+TOY_PRESET = "Toy sentiment in seconds"
+# Its three runs, one after another in the one worker, each compiled and fitted on 2 busy cores.
+PRESET_TIMEOUT_MS = 330_000
+ATTENTION_PRESET = "Attention at work: word order needs positions"
+CUE_WORDS = ("good", "bad")
+SUCCESS = '[data-testid="stAlertContentSuccess"]'
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -120,7 +132,7 @@ def trained_run(browser, server):
         for key, value in TINY_FORM.items():
             type_number(tab, key, value)
         # XLA compilation would take longer than the whole tiny fit.
-        set_checkbox(tab, "train.jit_compile", False)
+        choose(tab, "train.jit_compile", "off")
         widget(tab, "train.start").locator("button").click()
 
         notice = tab.locator('[data-testid="stAlertContentSuccess"]', has_text="Queued 1 run(s)")
@@ -191,6 +203,30 @@ def seed_run(store, overrides: dict, accuracy: float, seconds: float, *, seed: i
         })
     store.finish_run(run_id, "completed", test_loss=1.2 - accuracy, test_accuracy=accuracy - 0.01 + noise[0])
     return run_id
+
+
+@pytest.fixture(scope="module")
+def attention_run(server):
+    """The attention preset's Transformer (with position embeddings), trained for real; returns its run id.
+
+    The preset's recipe (`synthetic-longrange` at 24 tokens, 10,000 texts,
+    the default model), trained through the one training path in this
+    process and recorded in the server's store, in 3 epochs instead of 5 and
+    without the XLA compile: it reaches 1.00 on validation by its 2nd epoch,
+    and on 2 cores the compile costs more than the whole fit.
+    """
+    from seqlab.config import presets
+    from seqlab.jobs import train_foreground
+    from seqlab.store import RunStore
+
+    config = presets()[ATTENTION_PRESET]["runs"][0].with_overrides(
+        {"train.epochs": 3, "train.jit_compile": False})
+    assert (config.model.arch, config.model.position_embedding, config.data.sequence_length) == (
+        "transformer", True, 24)
+    record = train_foreground(config, RunStore(server.home))
+    assert record.status == "completed", record.message
+    assert record.test_accuracy > 0.9, f"the Transformer did not learn the task: {record.test_accuracy}"
+    return record.run_id
 
 
 # ----------------------------------------------------------------- helpers
@@ -276,7 +312,7 @@ def test_training_from_the_form_completes_with_the_form_settings(server, trained
     record = RunStore(server.home).get_run(trained_run)
     assert record.status == "completed", record.message
     assert (record.config.model.arch, record.config.data.sequence_length,
-            record.config.train.epochs, record.config.train.jit_compile) == ("transformer", 12, 2, False)
+            record.config.train.epochs, record.config.train.jit_compile) == ("transformer", 12, 2, "off")
     assert len(RunStore(server.home).epochs(trained_run)) == 2
 
 
@@ -383,6 +419,12 @@ def test_compare_draws_seed_groups_in_bands_and_calls_the_gap_beyond_the_noise(p
     wait_for_charts(page, count=3)
     charts = drawn_charts(page)
     assert sum(chart["areas"] > 0 for chart in charts) == 2, charts
+    # Each group's label is drawn whole in the bands' legends (vega would end a cut one in "…").
+    for chart in charts[:2]:
+        legend = chart["legend_labels"]
+        assert len(legend) == 2 and not any(label.endswith("…") for label in legend), legend
+        assert all(any(label in shown for shown in legend) for label in seed_groups.values()), legend
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     check_and_keep(page, "Compare-groups-bands")
 
     open_tab(page, "Verdict")
@@ -421,3 +463,105 @@ def wait_for_rerun(page) -> None:
     except PlaywrightTimeoutError:
         pass
     wait_for_app(page)
+
+
+def preset_card(page, title: str):
+    """The bordered card of the Home page holding the preset's "Queue these runs" button."""
+    from seqlab.config import presets
+
+    button = widget(page, f"home.preset.{list(presets()).index(title)}")
+    return page.locator('[data-testid="stVerticalBlock"]').filter(has=button).last
+
+
+def test_a_preset_clicked_on_home_is_trained_and_its_card_says_its_lesson_held(page, server):
+    from seqlab.config import presets
+    from seqlab.store import RunStore
+    from seqlab.views.home import preset_lessons
+
+    open_page(page, server, "Home")
+    card = preset_card(page, TOY_PRESET)
+    assert card.locator("strong").first.inner_text() == TOY_PRESET
+    assert "Expect: " in card.inner_text()
+    widget(page, f"home.preset.{list(presets()).index(TOY_PRESET)}").locator("button").click()
+    page.wait_for_url(server.url + PAGES["Train"][0])
+    wait_for_app(page)
+
+    # Back on Home while the worker trains them: the card waits, then redraws itself with the verdict.
+    open_page(page, server, "Home")
+    card = preset_card(page, TOY_PRESET)
+    card.get_by_text(re.compile(r"waiting for its runs: \d of 3 finished")).wait_for()
+    verdict = card.locator(SUCCESS, has_text="as expected: ")
+    try:
+        verdict.wait_for(timeout=PRESET_TIMEOUT_MS)
+    except PlaywrightTimeoutError as error:
+        full_page_screenshot(page, SCREENSHOTS / "Home-preset-timeout.png")
+        raise AssertionError(f"no verdict on the {TOY_PRESET!r} card within {PRESET_TIMEOUT_MS // 1000} s; "
+                             f"its card says {card.inner_text()!r}; server and worker output:\n"
+                             f"{server.log()}") from error
+
+    store = RunStore(server.home)
+    lesson = next(item for item in preset_lessons(store) if item.title == TOY_PRESET)
+    assert lesson.status == "held", lesson.sentence
+    # The alert's text after its icon: the sentence `lessons` wrote for these runs.
+    assert verdict.locator('[data-testid="stMarkdownContainer"]').inner_text().strip() == lesson.sentence
+    # Judged on the three runs the click queued, as the preset configures them, trained by the worker.
+    judged = [store.get_run(run_id) for run_id in lesson.run_ids]
+    assert [record.config.flat() for record in judged] == [config.flat() for config in presets()[TOY_PRESET]["runs"]]
+    assert all(record.status == "completed" and record.test_accuracy > 0.75 for record in judged), judged
+    check_and_keep(page, "Home-preset-held")
+
+
+def cue_shares(frame, text: str) -> dict[str, float]:
+    """Each head's mean share of a row's weight that goes to the cue words, from a heatmap's table."""
+    cues = frame[frame["key_token"].str.split(":").str[-1].isin(CUE_WORDS)]
+    assert len(set(cues["key_position"])) == 2, f"{text!r}: cue columns {sorted(set(cues['key_token']))}"
+    on_cues = cues.groupby(["head", "query_position"])["weight"].sum()
+    return on_cues.groupby("head").mean().to_dict()
+
+
+def test_the_attention_presets_transformer_looks_at_the_cue_words(server, attention_run, monkeypatch):
+    """The weights behind the Attention page's heatmaps, for dataset examples as a student picks them."""
+    from tests.apptest_support import ATTENTION_PAGE, check_page, frames_with
+    from tests.apptest_support import open_page as open_script
+
+    monkeypatch.setenv("SEQLAB_HOME", str(server.home))
+    at = open_script(ATTENTION_PAGE)
+    at.query_params["attention.run_id"] = attention_run
+    check_page(at.run())
+    at.radio(key="attention.source").set_value("Pick a dataset example").run()
+    check_page(at)
+    examples = at.selectbox(key="attention.example").options[:3]
+    for text in examples:
+        at.selectbox(key="attention.example").set_value(text).run()
+        check_page(at)
+        assert not [info.value for info in at.info if "nearly uniform" in str(info.value)]
+        grid, heatmap = frames_with(at, "weight", "key_token")  # every head and their mean; the mean enlarged
+        assert set(heatmap["head"]) == {"mean"} and len(set(grid["head"])) == 3
+        num_tokens = len(text.split())
+        assert heatmap["key_position"].nunique() == num_tokens == 24
+        even = 2 / num_tokens  # what the two cue columns get of a row under a uniform spread
+        shares = cue_shares(grid, text)
+        # The enlarged map (the heads' mean): rows give the two cues over half their weight,
+        # 6x their even share (measured: 8.5x to 11x, of at most 12x)...
+        assert cue_shares(heatmap, text)["mean"] > 6 * even, shares
+        # ... and every head of the grid gives them a third or more (measured: 6x to 12x): none is flat.
+        assert min(shares.values()) > 4 * even, shares
+
+
+def test_the_attention_presets_heatmaps_label_every_token_in_the_browser(page, server, attention_run):
+    page.goto(f"{server.url}{PAGES['Attention'][0]}?attention.run_id={attention_run}")
+    wait_for_app(page)
+    widget(page, "attention.source").get_by_text("Pick a dataset example").click()
+    wait_for_rerun(page)
+    wait_for_charts(page, count=2)
+    tokens = widget(page, "attention.example").get_by_role("combobox").input_value().split()
+    assert len(tokens) == 24 and set(CUE_WORDS) <= set(tokens), tokens
+    # Both heatmaps (every head, and the mean enlarged) label every token on both axes.
+    expected = sorted(f"{position}:{token}" for position, token in enumerate(tokens))
+    labels = heatmap_labels(page)
+    assert len(labels) >= 2, labels
+    for axis_labels in labels:
+        assert all(axis_labels.count(label) >= 2 for label in expected), (expected, axis_labels)
+    assert "nearly uniform" not in page.locator(MAIN).inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    check_and_keep(page, "Attention-preset")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqlab import charts
+from seqlab import attention_charts, charts
 from seqlab.analysis.stats import group_curves_table
 from seqlab.analysis.tables import curves_table, gap_table, run_summary_table
 
@@ -94,8 +94,8 @@ CHART_BUILDERS = {
     "lengths": lambda: charts.length_histogram_chart(np.array([3, 5, 8, 20, 30]), 10),
     "labels": lambda: charts.label_balance_chart(pd.DataFrame({"split": ["train", "train", "test"], "label": [0, 1, 1]})),
     "tokens": lambda: charts.tokens_chart(tokenization_table()),
-    "heatmap": lambda: charts.attention_heatmap_chart(attention_table(), 0, 1),
-    "grid": lambda: charts.attention_grid_chart(attention_table()),
+    "heatmap": lambda: attention_charts.attention_heatmap_chart(attention_table(), 0, 1),
+    "grid": lambda: attention_charts.attention_grid_chart(attention_table()),
     "pareto": lambda: charts.pareto_chart(summary_table()),
     "sweep": lambda: charts.sweep_chart(sweep(), "data.sequence_length"),
     "predictions": lambda: charts.prediction_chart(pd.DataFrame({
@@ -121,8 +121,8 @@ EMPTY_CALLS = {
     "lengths": lambda empty: charts.length_histogram_chart(empty, 10),
     "labels": lambda empty: charts.label_balance_chart(empty),
     "tokens": lambda empty: charts.tokens_chart(empty),
-    "heatmap": lambda empty: charts.attention_heatmap_chart(empty, 0, 0),
-    "grid": lambda empty: charts.attention_grid_chart(empty),
+    "heatmap": lambda empty: attention_charts.attention_heatmap_chart(empty, 0, 0),
+    "grid": lambda empty: attention_charts.attention_grid_chart(empty),
     "pareto": lambda empty: charts.pareto_chart(empty),
     "sweep": lambda empty: charts.sweep_chart(empty, "data.sequence_length"),
     "predictions": lambda empty: charts.prediction_chart(empty),
@@ -251,7 +251,7 @@ def test_tokens_chart_reads_the_vectorizers_is_padding_column():
 
 
 def test_attention_heatmap_axes_hold_real_tokens_in_order():
-    specification = spec(charts.attention_heatmap_chart(attention_table(), 0, 1))
+    specification = spec(attention_charts.attention_heatmap_chart(attention_table(), 0, 1))
     cells = specification["layer"][0]
     encoding = cells["encoding"]
     assert encoding["x"]["sort"] == ["0: the", "1: cat", "2: the"]
@@ -271,17 +271,17 @@ def test_attention_heatmap_keeps_already_unique_token_labels():
         query_token=table.query_position.astype(str) + ":" + table.query_token,
         key_token=table.key_position.astype(str) + ":" + table.key_token,
     )
-    specification = spec(charts.attention_heatmap_chart(table, 0, 0))
+    specification = spec(attention_charts.attention_heatmap_chart(table, 0, 0))
     assert specification["layer"][0]["encoding"]["x"]["sort"] == ["0:the", "1:cat", "2:the"]
 
 
 def test_attention_heatmap_refuses_a_head_it_does_not_hold():
     with pytest.raises(ValueError, match="head 7"):
-        charts.attention_heatmap_chart(attention_table(), 0, 7)
+        attention_charts.attention_heatmap_chart(attention_table(), 0, 7)
 
 
 def test_attention_grid_facets_heads_and_their_mean():
-    specification = spec(charts.attention_grid_chart(attention_table()))
+    specification = spec(attention_charts.attention_grid_chart(attention_table()))
     assert specification["encoding"]["facet"]["field"] == "head"
     assert {row["head"] for row in rows(specification, specification)} == {"0", "1", "mean"}
 
@@ -331,3 +331,46 @@ def test_prediction_chart_keeps_runs_sharing_a_label_apart():
 def test_unknown_metric_is_refused():
     with pytest.raises(ValueError, match="metric"):
         charts.metric_overlay_chart(pd.DataFrame(), "f1")
+
+
+# Two sweep runs whose labels differ only at their very end (Vega-Lite's default cut is 160 px).
+LONG_LABELS = ["transformer 2h x1 sequence_length 200, batch_size 64, epochs 4, seed 0",
+               "transformer 2h x1 sequence_length 200, batch_size 64, epochs 4, seed 1"]
+
+
+def long_label_curves():
+    epochs, runs = curves()
+    table = curves_table(epochs, runs.assign(label=LONG_LABELS))
+    return table.assign(group_id=table["run_id"], group_label=table["label"])
+
+
+RUN_LEGEND_CHARTS = {
+    "overlay loss": lambda: charts.metric_overlay_chart(long_label_curves(), "loss"),
+    "overlay accuracy": lambda: charts.metric_overlay_chart(long_label_curves(), "accuracy"),
+    "gap": lambda: charts.gap_chart(gap_table(*curves()).assign(
+        label=lambda table: table["run_id"].map(dict(zip("ab", LONG_LABELS))))),
+    "band": lambda: charts.group_band_chart(group_curves_table(long_label_curves()), "accuracy"),
+}
+
+
+@pytest.mark.parametrize("name", list(RUN_LEGEND_CHARTS))
+def test_run_legends_show_every_label_whole_below_the_plot(name):
+    specification = spec(RUN_LEGEND_CHARTS[name]())
+    colours = [view["encoding"]["color"] for view in views(specification)
+               if view.get("encoding", {}).get("color", {}).get("field") in ("label", "group_label")]
+    legends = [colour["legend"] for colour in colours if colour.get("legend") is not None]
+    assert colours and len(legends) == len(colours), colours
+    # About 7 px a character at the legend's font: 0 means no limit.
+    longest = 7 * max(map(len, LONG_LABELS))
+    assert all(legend["labelLimit"] == 0 or legend["labelLimit"] >= longest for legend in legends), legends
+    # Below the plot, a row each: a long label takes the chart's width, not the plot's.
+    assert all((legend["orient"], legend["columns"]) == ("bottom", 1) for legend in legends), legends
+    # The chart grows by a row per label, so the plot keeps its height.
+    assert specification["height"] == charts.legend_height(300, len(LONG_LABELS))
+
+
+def test_the_prediction_chart_shows_long_run_labels_whole():
+    table = pd.DataFrame({"label": [LONG_LABELS[0]] * 2 + [LONG_LABELS[1]] * 2, "class_name": ["neg", "pos"] * 2,
+                          "probability": [0.2, 0.8, 0.6, 0.4]})
+    axis = spec(charts.prediction_chart(table))["encoding"]["y"]["axis"]
+    assert axis["labelLimit"] >= 7 * max(map(len, LONG_LABELS))

@@ -289,3 +289,63 @@ def test_runs_on_a_damaged_store_prints_no_traceback(tmp_path):
     assert "Traceback" not in result.stderr and "DatabaseError" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert f"the run store {db_path} is damaged" in result.stderr
+
+
+def _tiny_presets():
+    from seqlab.config import default_config
+
+    tiny = {"data.sequence_length": 12, "model.units": 8, "model.embedding_dim": 8,
+            "model.key_dim": 4, "model.ff_dim": 8, "train.jit_compile": False,
+            "train.epochs": 2, "train.batch_size": 32}
+    return {"Toy sentiment in seconds": {
+        "description": "tiny", "lesson": "toy",
+        "runs": [default_config(**tiny, **{"model.arch": arch}) for arch in ("lstm", "transformer", "baseline")],
+    }}
+
+
+@pytest.fixture
+def tiny_presets(monkeypatch):
+    import seqlab.config
+    import seqlab.views.home
+
+    monkeypatch.setattr(seqlab.config, "presets", _tiny_presets)
+    monkeypatch.setattr(seqlab.views.home, "presets", _tiny_presets)
+
+
+def test_preset_list_names_every_preset_with_its_short_name(capsys):
+    from seqlab.config import presets
+
+    assert main(["preset", "--list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["presets"]
+    assert [(p["name"], p["title"]) for p in listed] == [(p["lesson"], t) for t, p in presets().items()]
+
+
+def test_an_unknown_preset_exits_2_naming_the_choices(capsys):
+    assert main(["preset", "no-such-preset"]) == 2
+    error = capsys.readouterr().err
+    assert "received 'no-such-preset'" in error and "imdb (LSTM vs GRU" in error
+
+
+def test_preset_without_wait_queues_its_runs_as_the_home_button_does(capsys, store, no_worker, tiny_presets):
+    assert main(["preset", "toy", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [run["status"] for run in payload["runs"]] == ["queued"] * 3
+    assert [store.get_run(run["run_id"]).config for run in payload["runs"]] == _tiny_presets()[
+        "Toy sentiment in seconds"]["runs"]
+    assert store.get_run(payload["runs"][0]["run_id"]).group_id is None
+
+
+def test_preset_wait_follows_the_worker_to_the_end(capsys, store, tiny_presets):
+    try:
+        code = main(["--home", str(store.home), "preset", "Toy sentiment in seconds", "--wait", "--json"])
+    finally:
+        for pid in store.live_workers():
+            os.kill(pid, 9)
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out.strip().splitlines()[-1])
+    assert code == 0, captured.err[-2000:]
+    assert [run["status"] for run in payload["runs"]] == ["completed"] * 3
+    for run in payload["runs"]:
+        assert 0.0 <= run["test_accuracy"] <= 1.0 and run["seconds_per_epoch"] > 0
+    assert payload["lesson"]["status"] in ("held", "missed")
+    assert "completed" in captured.err  # the progress lines on standard error

@@ -1,4 +1,4 @@
-"""Background runs: queue, worker loop, stop, failures, killed workers, one worker at a time.
+"""Background runs: queue, worker loop, stop, failures, killed workers, the pool of workers.
 
 Training is faked (epochs are short sleeps that write to the store): what is
 tested here is the queue and worker mechanics, not Keras. Subprocess workers
@@ -272,7 +272,7 @@ def test_concurrent_sessions_start_one_worker_that_trains_the_queue(store, worke
 
     def session():
         start.wait()
-        pids.append(jobs.ensure_worker(store, command=command))
+        pids.append(jobs.ensure_worker(store, command=command, size=1))
 
     sessions = [threading.Thread(target=session) for _ in range(4)]
     for thread in sessions:
@@ -303,3 +303,79 @@ def test_worker_that_keeps_crashing_at_start_fails_the_queue_with_its_words(stor
     record = store.get_run(run_id)
     assert record.status == "failed"
     assert "could not start" in record.message and "no module named nowhere" in record.message
+
+
+def test_a_pool_starts_one_worker_per_queued_run_up_to_its_size(store, monkeypatch):
+    jobs.queue_runs(store, [_config(), _config(), _config()], start_worker=False)
+    spawned = []
+
+    def spawn(store, command, threads=0):
+        spawned.append(threads)
+        return 10_000_000 + len(spawned)  # no such process: only the bookkeeping is tested
+
+    monkeypatch.setattr(jobs, "_spawn_worker", spawn)
+    monkeypatch.setattr(store, "live_workers", lambda: [10_000_000 + n for n in range(1, len(spawned) + 1)])
+    jobs.ensure_worker(store, size=2)
+    assert len(spawned) == 2
+
+
+def test_a_second_call_starts_no_worker_while_the_pool_is_full(store, monkeypatch):
+    jobs.queue_runs(store, [_config(), _config(), _config()], start_worker=False)
+    spawned = []
+
+    def spawn(store, command, threads=0):
+        spawned.append(threads)
+        return 10_000_000 + len(spawned)
+
+    monkeypatch.setattr(jobs, "_spawn_worker", spawn)
+    monkeypatch.setattr(store, "live_workers", lambda: [10_000_000 + n for n in range(1, len(spawned) + 1)])
+    jobs.ensure_worker(store, size=2)
+    jobs.ensure_worker(store, size=2)
+    assert len(spawned) == 2
+
+
+def test_pool_workers_share_the_cores(store, monkeypatch):
+    jobs.queue_runs(store, [_config(), _config()], start_worker=False)
+    given = []
+    monkeypatch.setattr(jobs.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(jobs, "_spawn_worker", lambda store, command, threads=0: given.append(threads) or 1)
+    monkeypatch.delenv(jobs.THREADS_VARIABLE, raising=False)
+    jobs.ensure_worker(store, size=4)
+    assert given == [2, 2]
+
+
+def test_warm_workers_start_with_nothing_queued(store, monkeypatch):
+    spawned = []
+    monkeypatch.setattr(jobs, "_spawn_worker", lambda store, command, threads=0: spawned.append(1) or 4242)
+    assert jobs.ensure_worker(store, warm=True, size=8) == 4242
+    assert len(spawned) == jobs.WARM_WORKERS
+
+
+def test_a_queued_run_goes_to_the_idle_warm_worker(store, monkeypatch):
+    store.register_worker(os.getpid())  # this process plays the warm, idle worker
+    jobs.queue_runs(store, [_config()], start_worker=False)
+    monkeypatch.setattr(jobs, "_spawn_worker", lambda *a, **k: pytest.fail("a second worker was started"))
+    assert jobs.ensure_worker(store, size=4) == os.getpid()
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_a_bad_pool_size_setting_is_refused_with_its_name(monkeypatch, value):
+    monkeypatch.setenv(jobs.POOL_SIZE_VARIABLE, value)
+    with pytest.raises(ValueError, match=f"SEQLAB_WORKERS: received '{value}'"):
+        jobs.pool_size()
+
+
+def test_two_pool_workers_train_two_runs_side_by_side(store, worker_script):
+    run_ids = jobs.queue_runs(store, [_config(20), _config(20)], start_worker=False)
+    command = [sys.executable, str(worker_script), str(store.home), "0.3"]
+    os.environ["FAKE_EPOCH_SECONDS"] = "0.05"
+    try:
+        jobs.ensure_worker(store, command=command, size=2)
+    finally:
+        del os.environ["FAKE_EPOCH_SECONDS"]
+    _wait_for(lambda: all(store.get_run(r).finished for r in run_ids), "both runs to finish")
+    records = [store.get_run(r) for r in run_ids]
+    assert [r.status for r in records] == ["completed", "completed"]
+    assert len({r.worker_pid for r in records}) == 2
+    first, second = sorted(records, key=lambda r: r.started_at)
+    assert second.started_at < first.finished_at  # they overlapped

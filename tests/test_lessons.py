@@ -11,6 +11,7 @@ PRESENCE = "When a bag of words is enough"
 ATTENTION = "Attention at work: word order needs positions"
 MASKING = "Padding and masking on variable-length text"
 TOY = "Toy sentiment in seconds"
+IMDB = "LSTM vs GRU vs Transformer on 2,000 IMDB reviews"
 
 
 def record(store, config, accuracy, *, status="completed", seconds=1.0, num_params=1000, seed=None):
@@ -38,18 +39,18 @@ def test_a_preset_never_run_says_only_what_to_expect(store):
     for item in preset_lessons(store):
         assert item.status == "not run" and item.sentence == ""
         assert item.expectation.startswith("Expect: ")
-    assert "at 80" in lesson(store, LONGRANGE).expectation  # lengths come from the preset's configs
+    assert "at 120" in lesson(store, LONGRANGE).expectation  # lengths come from the preset's configs
 
 
 def test_longrange_lesson_held(store):
-    # lstm at 20, then lstm, bilstm, transformer, baseline at 80.
+    # lstm at 20, then lstm, bilstm, transformer, baseline at 120.
     run_ids = run_preset(store, LONGRANGE, [0.99, 0.52, 1.0, 0.97, 0.5])
     item = lesson(store, LONGRANGE)
     assert item.status == "held" and item.checked
     assert item.sentence == (
-        "as expected: the LSTM fell from 0.99 at length 20 to 0.52 at length 80; the BiLSTM held 1.00 "
-        "at length 80; the Transformer held 0.97 at length 80; the bag of words stayed near chance "
-        "(0.50; chance 0.50)")
+        "as expected: the LSTM fell from 0.99 at length 20 to 0.52 at length 120; the BiLSTM held 1.00 "
+        "at length 120; the Transformer held 0.97 at length 120; the bag of words stayed near chance "
+        "(0.50)")
     assert set(item.run_ids) == set(run_ids)
 
 
@@ -58,7 +59,7 @@ def test_longrange_lesson_missed_says_what_and_suggests_seeds(store):
     item = lesson(store, LONGRANGE)
     assert item.status == "missed"
     assert item.sentence == (
-        "not this time: the LSTM did not fall: 0.99 at length 20, still 0.93 at length 80; the Transformer "
+        "not this time: the LSTM did not fall: 0.99 at length 20, still 0.93 at length 120; the Transformer "
         "reached only 0.62 (expected 0.85 or more); with one seed this may be noise: run each again with "
         "3 seeds (Train page, Seeds)")
 
@@ -112,6 +113,8 @@ def test_presence_lesson_names_the_cost(store):
     (MASKING, [0.99, 0.9], False),
     (TOY, [0.89, 0.99, 0.86], True),
     (TOY, [0.89, 0.86, 0.86], False),
+    (IMDB, [0.77, 0.78, 0.81], True),
+    (IMDB, [0.77, 0.62, 0.81], False),
 ])
 def test_each_lesson_holds_or_misses_on_its_numbers(store, title, accuracies, held):
     run_preset(store, title, accuracies)
@@ -133,7 +136,7 @@ def test_home_cards_carry_their_lessons(store):
     assert toy.lesson.status == "held"
     assert toy.lesson.sentence.startswith("as expected: all learned well above chance (0.50): lstm 0.89")
     longrange = next(card for card in cards if card.title == LONGRANGE)
-    assert longrange.run_labels[:2] == ("lstm 32u x1 at 20 tokens", "lstm 32u x1 at 80 tokens")
+    assert longrange.run_labels[:2] == ("lstm 32u x1 at 20 tokens", "lstm 32u x1 at 120 tokens")
 
 
 def test_every_preset_lesson_kind_has_a_check():

@@ -321,7 +321,7 @@ def test_train_page_trains_a_real_run_in_the_worker(store, stop_workers):
     for key, value in (("train.sequence_length", 12), ("train.embedding_dim", 8), ("train.units", 8),
                        ("train.epochs", 2), ("train.batch_size", 16)):
         at.number_input(key=key).set_value(value)
-    at.checkbox(key="train.jit_compile").uncheck()
+    at.selectbox(key="train.jit_compile").set_value("off")
     at.button(key="train.start").click().run()
     check_page(at)
     [record] = store.list_runs()
@@ -409,7 +409,8 @@ def test_compare_table_says_each_architectures_size_in_its_own_terms(store):
 
 
 def test_compare_selection_changes_the_chart_data(store):
-    first, second = seed_run(store), seed_run(store)
+    seed_run(store)
+    second = seed_run(store)
     at = check_page(open_page(COMPARE_PAGE).run())
     at.multiselect(key="compare.selected").set_value([second]).run()
     check_page(at)
@@ -487,6 +488,38 @@ def test_predict_shows_each_runs_class(trained_transformer, monkeypatch):
     assert set(table["predicted_class"]) <= {"negative", "positive"}
     assert set(table["run_id"]) == {run_id}
     assert len([frame for frame in chart_frames(at) if "probability" in frame]) == 2
+
+
+def test_predict_loads_a_model_once_for_every_text_and_rerun(trained_transformer, monkeypatch):
+    import seqlab.inference as inference
+    from seqlab.ui import model_cache
+
+    home, run_id = trained_transformer
+    monkeypatch.setenv("SEQLAB_HOME", str(home))
+    model_cache().clear()  # the process's one cache: start without this run's model
+    loads = []
+    load = inference._load_keras_model
+    monkeypatch.setattr(inference, "_load_keras_model", lambda path: loads.append(path) or load(path))
+    at = check_page(open_page(PREDICT_PAGE).run())
+    at.text_area(key="predict.texts").set_value("a sentence never seen\nnor this one").run()
+    check_page(at)
+    assert set(at.dataframe[0].value["run_id"]) == {run_id}
+    assert len(loads) == 1
+
+
+def test_page_runs_leave_keras_session_and_prepared_models_alone(trained_transformer, monkeypatch):
+    import keras
+
+    from seqlab.ui import model_cache
+
+    home, _ = trained_transformer
+    monkeypatch.setenv("SEQLAB_HOME", str(home))
+    cleared = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: cleared.append(args))
+    model_cache()  # what the Attention and Predict pages call first
+    at = check_page(open_page(PREDICT_PAGE).run())
+    check_page(at.run())
+    assert cleared == []  # Streamlit's runner would empty TensorFlow's kernel cache here
 
 
 # -------------------------------------------------------------------- views

@@ -12,6 +12,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from seqlab.analysis.labels import label_runs
+from seqlab.analysis.tables import run_summary_table
+from seqlab.ui import compare as compare_ui
 from seqlab.views.compare import load_compare
 from seqlab.views.train import estimate_vocabulary_size
 from seqlab.config import RunConfig
@@ -322,17 +325,37 @@ def test_only_the_open_tab_is_drawn(groups):
     assert frames_with(at, "on_front") and not frames_with(at, "band_low")
 
 
-def test_every_tab_reads_runs_and_epochs_once_per_rerun(store, groups, store_reads):
+def test_every_tab_draws_from_one_read_while_the_store_is_unchanged(store, groups, store_reads):
     for length in (20, 40):
         seed_run(store, {**LONGRANGE, "data.sequence_length": length, "data.synthetic_length": length}, 0.8)
     calls = store_reads
     at = open_compare()
+    assert calls == {"runs_frame": 1, "epochs_frame": 1}
     for tab in ("Curves", "Overfitting", "Verdict", "Budgets", "Sweep", "Advice"):
         at.session_state["compare.tab"] = tab
         calls.update(runs_frame=0, epochs_frame=0)
         at.run()
         check_page(at)
-        assert calls == {"runs_frame": 1, "epochs_frame": 1}, tab
+        # Nothing was written and the selection is the same: nothing is read again.
+        assert calls == {"runs_frame": 0, "epochs_frame": 0}, tab
+
+
+def test_a_new_selection_reads_only_its_epochs(store, groups, store_reads):
+    at = open_compare()
+    store_reads.update(runs_frame=0, epochs_frame=0)
+    at.multiselect(key="compare.selected").set_value([f"group:{groups['gru']}"]).run()
+    check_page(at)
+    assert store_reads == {"runs_frame": 0, "epochs_frame": 1}
+
+
+def test_a_run_finishing_between_reruns_is_read_and_listed(store, groups, store_reads):
+    at = open_compare()
+    newer = seed_run(store, {"model.arch": "gru"}, 0.6)
+    store_reads.update(runs_frame=0, epochs_frame=0)
+    at.run()
+    check_page(at)
+    assert store_reads["runs_frame"] == 1
+    assert newer in set(at.dataframe[0].value["run_id"])
 
 
 def test_deleting_a_selected_group_deletes_its_runs(store, groups):
@@ -393,3 +416,31 @@ def test_advice_counts_still_improving_runs_by_their_own_epochs(store):
     at = compare_with(run_ids, "Advice")
     advice = texts_of(at.markdown)
     assert "still falling at its last epoch in 3 of 3 runs (epochs 4, 4 and 6)" in advice
+
+
+# ------------------------------------------------------ stored summaries
+def test_compare_reads_the_same_summary_the_epochs_give(store, groups):
+    running = store.create_run(RunConfig().with_overrides({"model.arch": "gru"}), status="running")
+    stopped = store.create_run(RunConfig().with_overrides({"model.arch": "bigru"}), status="running")
+    for epoch in (1, 2):
+        store.add_epoch(running, epoch, {"loss": 1 / epoch, "val_loss": 0.9, "val_accuracy": 0.6, "seconds": 1.0})
+        store.add_epoch(stopped, epoch, {"loss": 1 / epoch, "val_loss": 1 / epoch, "val_accuracy": 0.7,
+                                         "seconds": 1.0, **({"fraction": 0.5} if epoch == 2 else {})})
+    store.finish_run(stopped, "stopped", best_epoch=1)  # recorded best epoch: not the lowest loss
+    store.finish_run(store.create_run(RunConfig(), status="running"), "failed", message="no data")
+    data = load_compare(store)
+    recomputed = run_summary_table(store.epochs_frame(), label_runs(store.runs_frame()))
+    pd.testing.assert_frame_equal(data.summary, recomputed)
+
+
+def test_the_run_table_lists_the_newest_runs_until_asked_for_all(store, groups, monkeypatch):
+    monkeypatch.setattr(compare_ui, "TABLE_ROWS", 3)
+    at = open_compare()
+    newest = [record.run_id for record in store.list_runs()]
+    assert at.dataframe[0].value["run_id"].tolist() == newest[:3]
+    assert len(table_with(at, "n_runs")) == 3  # of the 4 groups
+    assert len(at.multiselect(key="compare.selected").options) == len(newest) + len(groups)  # all selectable
+    at.toggle(key="compare.all_runs").set_value(True).run()
+    check_page(at)
+    assert at.dataframe[0].value["run_id"].tolist() == newest
+    assert len(table_with(at, "n_runs")) == len(groups)

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from seqlab.config import RunConfig
+from seqlab.config import ARCHITECTURES, RunConfig
 from seqlab.data.vectorize import VECTORIZED_CACHE
 from seqlab.jobs import train_foreground
 from seqlab.store import RunStore
@@ -149,8 +149,34 @@ def test_progress_events_cover_phases_and_epochs(store):
 def test_xla_follows_train_jit_compile_for_every_arch(arch):
     from seqlab.training import uses_xla
 
-    assert uses_xla(tiny(**{"train.jit_compile": True, "model.arch": arch}))
-    assert not uses_xla(tiny(**{"train.jit_compile": False, "model.arch": arch}))
+    assert uses_xla(tiny(**{"train.jit_compile": "on", "model.arch": arch}), train_steps=1)
+    assert not uses_xla(tiny(**{"train.jit_compile": "off", "model.arch": arch}), train_steps=10**9)
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_auto_xla_compiles_only_runs_long_enough_to_win_back_the_compile(arch):
+    from seqlab.training import XLA_BREAK_EVEN_STEP_TOKENS, uses_xla
+
+    config = tiny(**{"train.jit_compile": "auto", "model.arch": arch, "data.sequence_length": 100})
+    even = XLA_BREAK_EVEN_STEP_TOKENS[arch] // 100
+    assert not uses_xla(config, train_steps=even - 1)
+    assert uses_xla(config, train_steps=even + 1)
+
+
+def test_a_run_records_whether_auto_chose_xla(store):
+    from seqlab.jobs import train_foreground
+
+    record = train_foreground(tiny(**{"train.jit_compile": "auto", "train.epochs": 1}), store)
+    meta = store.read_meta(record.run_id)
+    assert meta["xla"] is False  # a tiny toy run: far below every break-even
+    assert meta["train_steps"] == math.ceil(meta["examples"]["train"] / 16)
+
+
+def test_older_records_with_true_or_false_read_as_on_and_off():
+    from seqlab.config import RunConfig
+
+    assert RunConfig.from_dict({"train": {"jit_compile": True}}).train.jit_compile == "on"
+    assert RunConfig.from_dict({"train": {"jit_compile": False}}).train.jit_compile == "off"
 
 
 def test_bfloat16_transformer_trains_saves_and_leaves_the_global_policy_alone(store):

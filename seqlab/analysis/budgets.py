@@ -45,11 +45,21 @@ def pareto_front(
     if not y_higher_is_better:
         gains = -gains
     valid = ~(np.isnan(costs) | np.isnan(gains))
-    # (i, j): is row j at least as good as row i on both, and better on one?
-    no_worse = (costs[None, :] <= costs[:, None]) & (gains[None, :] >= gains[:, None])
-    better = (costs[None, :] < costs[:, None]) | (gains[None, :] > gains[:, None])
-    dominated = (no_worse & better & valid[None, :]).any(axis=1)
-    return pd.Series(valid & ~dominated, index=df.index, name="pareto")
+    on_front = np.zeros(len(df), dtype=bool)
+    positions = np.flatnonzero(valid)
+    if positions.size:
+        # Sorted by cost, a row is dominated by a cheaper row at least as good, or by
+        # one of equal cost that is better: a sort and two running maxima, not n x n pairs
+        # (a budget chart holds every completed run on a dataset: thousands).
+        order = positions[np.argsort(costs[positions], kind="stable")]
+        cost, gain = costs[order], gains[order]
+        starts = np.flatnonzero(np.r_[True, cost[1:] != cost[:-1]])
+        group = np.cumsum(np.r_[True, cost[1:] != cost[:-1]]) - 1
+        best_at_cost = np.maximum.reduceat(gain, starts)
+        best_cheaper = np.r_[gain[0], np.maximum.accumulate(best_at_cost)[:-1]]  # [0]: no cheaper row
+        dominated = ((group > 0) & (best_cheaper[group] >= gain)) | (best_at_cost[group] > gain)
+        on_front[order] = ~dominated
+    return pd.Series(on_front, index=df.index, name="pareto")
 
 
 def size_to_parameters(

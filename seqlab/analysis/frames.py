@@ -43,6 +43,8 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> N
 
 
 def as_curve(name: str, values: Any) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype == np.float64 and values.ndim == 1:
+        return values  # already a curve (`split_by_run` hands these out, one per run)
     try:
         array = np.asarray(pd.Series(values, dtype="float64").to_numpy(na_value=np.nan), dtype=float)
     except (TypeError, ValueError) as error:

@@ -8,12 +8,14 @@ its runs once when it loads them; every table then reads the `label` and
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from seqlab.analysis.frames import KEY_HYPERPARAMETERS, config_columns, runs_frame
 from seqlab.analysis.words import setting_text
 
 LABEL_COLUMNS = ["run_id", "label", "arch", "group_id", "group_label"]
+SMALL = 200  # up to this many runs, `_text_codes` compares settings in plain Python
 
 
 def label_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -64,27 +66,79 @@ def told_apart(names: pd.Series, runs: pd.DataFrame, columns: list[str]) -> pd.S
     Settings are taken in `columns` order, each only if it splits the runs
     further, until every run has its own name; so a setting that moves with
     one already named (the synthetic length of a swept sequence length) is
-    left out.
+    left out. Settings compare as text (`str`), and a name sharing no run
+    is left as it is.
+
+    All the runs sharing a name are handled together, one setting at a time
+    (numpy on integer codes), so a store of thousands of runs costs a few
+    passes over its columns, not one pass per shared name.
+
+    Args:
+        names: one name per run, aligned with `runs` (same index).
+        runs: the runs, with the `columns`.
+        columns: the settings to try, in order ("model.units", ..., "seed").
+
+    Returns:
+        `names` with the settings appended where they are shared.
     """
     names = names.copy()
-    for _, clash in runs.groupby(names, sort=False):
-        if len(clash) < 2:
-            continue
-        as_text = clash[columns].astype(str)  # once per clash, not once per column tried
-        chosen: list[str] = []
-        distinct = 1
-        for column in columns:
-            count = len(as_text[chosen + [column]].drop_duplicates())
-            if count > distinct:
-                chosen.append(column)
-                distinct = count
-            if distinct == len(clash):
-                break
-        for index, row in clash.iterrows():
-            parts = [f"{column.rpartition('.')[2]} {setting_text(row[column])}" for column in chosen]
-            if parts:
-                names[index] = f"{names[index]} {', '.join(parts)}"
+    shared = names.duplicated(keep=False).to_numpy()
+    if not shared.any() or not columns:
+        return names
+    clashing = runs[shared]
+    clash, _ = pd.factorize(names[shared], use_na_sentinel=False)
+    clash = clash.astype(np.int64)
+    sizes = np.bincount(clash)
+    distinct = np.ones_like(sizes)  # distinct settings so far among the runs of each name
+    key = np.zeros(len(clash), dtype=np.int64)  # each run's settings chosen so far, as one code
+    chosen: list[tuple[str, np.ndarray]] = []  # (setting, the positions of the runs that take it)
+    waiting = np.arange(len(clash))  # runs whose name still holds runs that look alike
+    for column in columns:
+        if waiting.size == 0:
+            break
+        codes = _text_codes(clashing[column].to_numpy()[waiting])
+        candidate, _ = pd.factorize(key[waiting] * (codes.max() + 1) + codes)
+        # Distinct (name, settings) pairs, counted per name.
+        width = candidate.max() + 1
+        _, pairs = pd.factorize(clash[waiting] * width + candidate)
+        counts = np.bincount(pairs // width, minlength=len(sizes))
+        taken = (distinct < sizes) & (counts > distinct)
+        rows = taken[clash[waiting]]
+        if rows.any():
+            key[waiting[rows]] = candidate[rows]
+            distinct = np.where(taken, counts, distinct)
+            chosen.append((column, waiting[rows]))
+        waiting = waiting[(distinct < sizes)[clash[waiting]]]
+    # Each run's appended text, one setting at a time (numpy object arrays: no Python loop per run).
+    appended = np.full(len(clash), "", dtype=object)
+    for column, positions in chosen:
+        texts = _setting_texts(clashing[column].iloc[positions])
+        separators = np.where(appended[positions] == "", " ", ", ").astype(object)
+        appended[positions] = appended[positions] + separators + (column.rpartition(".")[2] + " ") + texts
+    names[shared] = names[shared].to_numpy(dtype=object) + appended
     return names
+
+
+def _setting_texts(values: pd.Series) -> np.ndarray:
+    """`setting_text` of each value, as an object array; computed once per distinct value where
+    the column has one type (an object column may mix 1, 1.0 and True, which hash alike)."""
+    if values.dtype == object:
+        return np.array([setting_text(value) for value in values.tolist()], dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    texts = np.array([setting_text(value) for value in pd.Series(uniques).tolist()], dtype=object)
+    return texts[codes]
+
+
+def _text_codes(values: np.ndarray) -> np.ndarray:
+    """Integer codes of the values compared as text: equal codes where `str(value)` is equal."""
+    if len(values) <= SMALL:
+        # A few runs (a selection): plain Python beats pandas' per-call overhead.
+        seen: dict[str, int] = {}
+        return np.array([seen.setdefault(str(value), len(seen)) for value in values], dtype=np.int64)
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    seen = {}
+    text_codes = np.array([seen.setdefault(str(value), len(seen)) for value in uniques], dtype=np.int64)
+    return text_codes[codes]
 
 
 def run_labels(runs: pd.DataFrame) -> pd.DataFrame:

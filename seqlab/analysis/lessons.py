@@ -32,8 +32,10 @@ from seqlab.config import RunConfig
 
 # Test accuracy that counts as "learned it" on the synthetic tasks.
 LEARNED = 0.85
-# ... on IMDB (2,000 reviews) and the toy sentences.
-LEARNED_REAL = 0.75
+# ... on the toy sentences (measured: 0.84 or more for every architecture).
+LEARNED_TOY = 0.75
+# ... on 2,000 IMDB reviews in 4 epochs (measured: lstm 0.767, gru 0.783).
+LEARNED_IMDB = 0.7
 # Up to this far above chance counts as "at chance".
 CHANCE_MARGIN = 0.1
 # A drop at least this large counts as "fell".
@@ -125,13 +127,24 @@ def recipe_key(config: RunConfig) -> str:
     return json.dumps(flat, sort_keys=True, default=str)
 
 
-def latest_per_seed(config: RunConfig, records: Iterable[Any]) -> list[Any]:
-    """Returns the latest run per seed whose recipe equals `config` but for the seed, newest first."""
-    key = recipe_key(config)
-    latest: dict[int, Any] = {}
+def runs_by_recipe(records: Iterable[Any]) -> dict[str, list[Any]]:
+    """Returns the runs grouped by `recipe_key`, each group newest first."""
+    groups: dict[str, list[Any]] = {}
     for record in sorted(records, key=lambda r: r.created_at, reverse=True):
-        if record.config.seed not in latest and recipe_key(record.config) == key:
-            latest[record.config.seed] = record
+        groups.setdefault(recipe_key(record.config), []).append(record)
+    return groups
+
+
+def latest_per_seed(config: RunConfig, by_recipe: dict[str, list[Any]]) -> list[Any]:
+    """Returns the latest run per seed whose recipe equals `config` but for the seed, newest first.
+
+    Args:
+        config: one of a preset's configs.
+        by_recipe: the store's runs, as `runs_by_recipe` groups them.
+    """
+    latest: dict[int, Any] = {}
+    for record in by_recipe.get(recipe_key(config), []):
+        latest.setdefault(record.config.seed, record)
     return list(latest.values())
 
 
@@ -168,10 +181,13 @@ def check(title: str, preset: dict[str, Any], records: Iterable[Any]) -> Lesson:
     Returns:
         The `Lesson`; see its `status` for the cases.
     """
-    records = list(records)
+    return _check(title, preset, runs_by_recipe(records))
+
+
+def _check(title: str, preset: dict[str, Any], by_recipe: dict[str, list[Any]]) -> Lesson:
     kind = preset.get("lesson", "")
     configs = list(preset["runs"])
-    runs = [latest_per_seed(config, records) for config in configs]
+    runs = [latest_per_seed(config, by_recipe) for config in configs]
     found = tuple(r.run_id for rs in runs for r in rs)
     expected = expectation(preset)
     if not found:
@@ -288,18 +304,18 @@ def check_masking(outcomes: list[Outcome]) -> list[Fact]:
     ]
 
 
-def check_all_learn(outcomes: list[Outcome]) -> list[Fact]:
-    """Every model is well above chance (IMDB)."""
-    failing = [o for o in outcomes if o.accuracy < LEARNED_REAL]
+def check_all_learn(outcomes: list[Outcome], wanted: float = LEARNED_IMDB) -> list[Fact]:
+    """Every model reaches `wanted`, well above chance (IMDB)."""
+    failing = [o for o in outcomes if o.accuracy < wanted]
     if not failing:
         parts = [f"{o.arch} {o.text()}" for o in outcomes]
         return [(True, words.all_learned_fact(parts, max(o.chance for o in outcomes)))]
-    return [(False, words.only_reached_fact(words.arch_name(o.arch), o.text(), LEARNED_REAL)) for o in failing]
+    return [(False, words.only_reached_fact(words.arch_name(o.arch), o.text(), wanted)) for o in failing]
 
 
 def check_toy(outcomes: list[Outcome]) -> list[Fact]:
     """Every model is well above chance and the bag of words trails the Transformer."""
-    facts = check_all_learn(outcomes)
+    facts = check_all_learn(outcomes, LEARNED_TOY)
     transformer = next((o for o in outcomes if o.arch == "transformer"), None)
     baseline = next((o for o in outcomes if o.arch == "baseline"), None)
     if transformer and baseline:
@@ -331,5 +347,5 @@ KINDS = tuple(_CHECKS)
 
 def check_presets(presets: dict[str, dict[str, Any]], records: Iterable[Any]) -> list[Lesson]:
     """Returns one `Lesson` per preset, in the presets' order (see `check`)."""
-    records = list(records)
-    return [check(title, preset, records) for title, preset in presets.items()]
+    by_recipe = runs_by_recipe(records)
+    return [_check(title, preset, by_recipe) for title, preset in presets.items()]

@@ -11,8 +11,8 @@ import pandas as pd
 
 from seqlab.analysis.curves import early_stopping_replay, overfitting_onset
 from seqlab.analysis.frames import (
-    KEY_HYPERPARAMETERS, best_rows, check_patience, config_columns, epochs_frame, runs_frame,
-    sorted_epochs, split_by_run,
+    KEY_HYPERPARAMETERS, best_rows, check_patience, config_columns, epochs_frame, require_columns,
+    runs_frame, sorted_epochs, split_by_run,
 )
 from seqlab.analysis.labels import run_labels, with_labels
 from seqlab.analysis.words import early_stopping_sentence
@@ -111,12 +111,104 @@ def gap_table(epochs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     return table[["run_id", "label", "arch", "epoch", "gap", "is_best"]].reset_index(drop=True)
 
 
+# The figures `curve_summary_table` reads from each run's curves. Once a run has
+# finished they cannot change, so the store keeps them (its `summaries` table)
+# and the Compare page reads them instead of every run's epochs.
+CURVE_SUMMARY_COLUMNS = (
+    "epochs_run", "best_val_loss", "best_val_accuracy", "final_val_accuracy", "gap_final",
+    "curve_best_epoch", "val_accuracy_at_best_epoch", "overfit_epoch", "curve_compile_seconds",
+    "curve_seconds_per_epoch",
+)
+# Which rules computed a stored summary. Raise it when a rule that feeds
+# `curve_summary_table` changes (best epoch, onset, timing): the store then
+# computes the summaries it kept again, from the epochs, when next read.
+CURVE_SUMMARY_RULES = 1
+
+
+def curve_summary_table(epochs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Returns what one run's curves say, one row per run: the part of a summary that needs epochs.
+
+    Args:
+        epochs: `store.epochs_frame(...)` (runs not in `runs` are ignored).
+        runs: the runs to summarize: a frame with run_id and, when recorded,
+            best_epoch (the epoch whose weights the run kept).
+
+    Returns:
+        One row per run of `runs`, in its order, with run_id and
+        `CURVE_SUMMARY_COLUMNS`: epochs_run (0 for a run without epochs, whose
+        other figures are NaN/NA), best_val_loss, best_val_accuracy (highest
+        over epochs), final_val_accuracy and gap_final (val_loss - loss) at
+        the last epoch, curve_best_epoch (lowest val_loss, earliest on ties),
+        val_accuracy_at_best_epoch (at the recorded best_epoch, else at
+        curve_best_epoch), overfit_epoch (`overfitting_onset`, NA if none),
+        curve_compile_seconds and curve_seconds_per_epoch (`epoch_timing` of
+        the full epochs). Epochs and best epochs are Int64.
+
+    Raises:
+        ValueError: if a frame lacks a needed column.
+    """
+    runs = runs_frame(runs)
+    ids = pd.Index(runs["run_id"])
+    epochs = epochs_frame(epochs)
+    epochs = sorted_epochs(epochs[epochs["run_id"].isin(ids)])
+    grouped = epochs.groupby("run_id", sort=False)
+    stats = grouped.agg(
+        epochs_run=("epoch", "size"),
+        best_val_loss=("val_loss", "min"),
+        best_val_accuracy=("val_accuracy", "max"),
+    )
+    last = epochs.drop_duplicates("run_id", keep="last").set_index("run_id")
+    stats["final_val_accuracy"] = last["val_accuracy"]
+    stats["gap_final"] = last["val_loss"] - last["loss"]
+    stats["curve_best_epoch"] = epochs.loc[best_rows(epochs)].set_index("run_id")["epoch"]
+    stats["overfit_epoch"] = pd.Series(_overfit_epochs(epochs), dtype="float")
+    timing = _timing_from_epochs(epochs)
+    stats["curve_compile_seconds"] = timing["compile_seconds"]
+    stats["curve_seconds_per_epoch"] = timing["seconds_per_epoch"]
+    table = stats.reindex(ids)
+    recorded = _run_column(runs, "best_epoch").to_numpy()
+    best = pd.Series(np.where(np.isnan(recorded), table["curve_best_epoch"].to_numpy(dtype=float), recorded),
+                     index=ids)
+    at_best = epochs.drop_duplicates(["run_id", "epoch"]).set_index(["run_id", "epoch"])["val_accuracy"]
+    known = best.dropna()
+    found = at_best.reindex(pd.MultiIndex.from_arrays([known.index, known.astype("int64")]))
+    table["val_accuracy_at_best_epoch"] = pd.Series(found.to_numpy(dtype=float), index=known.index).reindex(
+        ids).to_numpy()
+    table["epochs_run"] = table["epochs_run"].fillna(0)
+    for column in ("epochs_run", "curve_best_epoch", "overfit_epoch"):
+        table[column] = table[column].astype("Float64").round().astype("Int64")
+    table = table.reset_index(names="run_id")
+    return table[["run_id", *CURVE_SUMMARY_COLUMNS]]
+
+
 def run_summary_table(epochs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Returns one row per run for the Compare page.
+    """Returns one row per run for the Compare page, its curves read from `epochs`.
+
+    `summary_table(runs, curve_summary_table(epochs, runs))`: the store keeps
+    the curve part of every finished run (`RunStore.summaries_frame`), so a
+    page that has it calls `summary_table` and reads no epochs.
 
     Args:
         epochs: `store.epochs_frame(...)`.
         runs: `store.runs_frame(...)`, best labelled once by `labels.label_runs`.
+
+    Returns:
+        The table `summary_table` describes.
+
+    Raises:
+        ValueError: if a frame lacks a needed column.
+    """
+    return summary_table(runs, curve_summary_table(epochs, runs))
+
+
+def summary_table(runs: pd.DataFrame, curve_summaries: pd.DataFrame) -> pd.DataFrame:
+    """Returns one row per run for the Compare page, from the runs and what their curves say.
+
+    Args:
+        runs: `store.runs_frame(...)`, best labelled once by `labels.label_runs`.
+        curve_summaries: `curve_summary_table(...)` or `store.summaries_frame(...)`
+            of at least these runs (other rows are ignored; a run missing
+            there counts as one without epochs).
 
     Returns:
         One row per run of `runs` (runs with no epochs yet have NaN/NA
@@ -138,38 +230,28 @@ def run_summary_table(epochs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     Raises:
         ValueError: if a frame lacks a needed column.
     """
-    epochs = sorted_epochs(epochs_frame(epochs))
+    require_columns(curve_summaries, ["run_id", *CURVE_SUMMARY_COLUMNS], "curve summaries")
     labels = run_labels(runs)
     runs = runs_frame(runs)
-    grouped = epochs.groupby("run_id", sort=False)
-    stats = grouped.agg(
-        epochs_run=("epoch", "size"),
-        best_val_loss=("val_loss", "min"),
-        best_val_accuracy=("val_accuracy", "max"),
-    )
-    timing = _timing_from_epochs(epochs)
-    last = epochs.drop_duplicates("run_id", keep="last").set_index("run_id")
-    stats["final_val_accuracy"] = last["val_accuracy"]
-    stats["gap_final"] = last["val_loss"] - last["loss"]
-    stats["computed_best_epoch"] = epochs.loc[best_rows(epochs)].set_index("run_id")["epoch"]
-    stats["overfit_epoch"] = pd.Series(_overfit_epochs(epochs), dtype="float")
-
+    stats = curve_summaries.drop_duplicates("run_id", keep="last").set_index("run_id")
     recorded = {name: _run_column(runs, name) for name in _RECORDED}
     table = labels.merge(runs.drop(columns=["label", "arch", "group_id", "group_label", *_RECORDED],
                                    errors="ignore"), on="run_id", how="left")
-    table = table.merge(stats, left_on="run_id", right_index=True, how="left")
     ids = table["run_id"]
+    for column in ("epochs_run", "best_val_loss", "best_val_accuracy", "final_val_accuracy", "gap_final",
+                   "overfit_epoch", "val_accuracy_at_best_epoch"):
+        table[column] = ids.map(stats[column])
     table["seconds_per_epoch"] = ids.map(recorded["seconds_per_epoch"]).fillna(
-        ids.map(timing["seconds_per_epoch"])).astype(float)
+        ids.map(stats["curve_seconds_per_epoch"])).astype(float)
     table["compile_seconds"] = ids.map(recorded["compile_seconds"]).fillna(
-        ids.map(timing["compile_seconds"])).astype(float)
-    table["best_epoch"] = ids.map(recorded["best_epoch"]).astype(float).fillna(table["computed_best_epoch"])
-    at_best = epochs.set_index(["run_id", "epoch"])["val_accuracy"]
-    table["val_accuracy_at_best_epoch"] = [
-        at_best.get((run_id, int(epoch)), math.nan) if pd.notna(epoch) else math.nan
-        for run_id, epoch in zip(ids, table["best_epoch"])]
+        ids.map(stats["curve_compile_seconds"])).astype(float)
+    table["best_epoch"] = ids.map(recorded["best_epoch"]).astype(float).fillna(
+        ids.map(stats["curve_best_epoch"]).astype("Float64").astype(float))
     table["test_accuracy_last"] = ids.map(recorded["test_accuracy_last"]).astype(float)
     table["majority_fraction"] = ids.map(recorded["majority_fraction"]).astype(float)
+    for column in ("best_val_loss", "best_val_accuracy", "final_val_accuracy", "gap_final",
+                   "val_accuracy_at_best_epoch"):
+        table[column] = table[column].astype(float)
     table["epochs_run"] = table["epochs_run"].fillna(0)
     for column in ("epochs_run", "best_epoch", "overfit_epoch"):
         table[column] = table[column].astype("Float64").round().astype("Int64")

@@ -86,23 +86,91 @@ def imdb_status():
     return status()
 
 
-@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Reading attention...")
+@st.cache_resource(show_spinner=False)
+def model_cache():
+    """Returns the process's one `seqlab.inference.ModelCache`, shared by all sessions.
+
+    Bounded (`seqlab.inference.MODEL_CACHE_ENTRIES` models) and keyed by store
+    folder and run id, so every store of the process shares it safely. From
+    then on Streamlit no longer clears Keras's session after each script run
+    (`keep_keras_session`), which would make every kept model prepare its
+    graph again on the next rerun of any session.
+    """
+    from seqlab.inference import ModelCache
+
+    keep_keras_session()
+    return ModelCache()
+
+
+def keep_keras_session() -> bool:
+    """Stops Streamlit from calling `keras.backend.clear_session()` after every script run.
+
+    Streamlit's script runner does it (`_clean_problem_modules`) so that
+    scripts building a model on each rerun do not pile up Keras state. The
+    pages never build models, and the call empties TensorFlow's kernel cache:
+    each cached model's traced graph would be instantiated and optimized
+    again on its next call. What else the runner cleans (matplotlib's open
+    figures) is still cleaned.
+
+    Returns:
+        Whether the runner's cleanup is now seqlab's (False when this
+        Streamlit has no such function to replace).
+    """
+    import sys
+
+    from streamlit.runtime.scriptrunner import script_runner
+
+    current = getattr(script_runner, "_clean_problem_modules", None)
+    if current is None:
+        return False
+    if getattr(current, "keeps_keras_session", False):
+        return True
+
+    def clean_problem_modules() -> None:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close("all")
+
+    clean_problem_modules.keeps_keras_session = True
+    script_runner._clean_problem_modules = clean_problem_modules
+    return True
+
+
 def attention_map(home: str, run_id: str, text: str):
     """Returns `seqlab.inference.attention_map` for a run and a text, cached.
 
-    `home` is part of the cache key so two stores never share results.
+    Results are kept per version of the run's files (`model_version`), so a
+    re-trained run is read again and a deleted one raises instead of being
+    served; the model itself comes from `model_cache()`.
     """
+    from seqlab.inference import model_version
+
+    return _attention_map(home, run_id, text, model_version(_store_for(home), run_id))
+
+
+@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Reading attention...")
+def _attention_map(home: str, run_id: str, text: str, version):
+    # `home` is part of the key so two stores never share results; `version` so
+    # a changed or deleted model is never answered from here.
     from seqlab.inference import attention_map as read
 
-    return read(_store_for(home), run_id, text)
+    return read(_store_for(home), run_id, text, model_cache())
+
+
+def predictions_table(home: str, run_ids: tuple[str, ...], texts: tuple[str, ...]):
+    """Returns `seqlab.inference.predictions_table` for runs and texts, cached per file version."""
+    from seqlab.inference import model_version
+
+    store = _store_for(home)
+    versions = tuple(model_version(store, run_id) for run_id in run_ids)
+    return _predictions_table(home, run_ids, texts, versions)
 
 
 @st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Predicting...")
-def predictions_table(home: str, run_ids: tuple[str, ...], texts: tuple[str, ...]):
-    """Returns `seqlab.inference.predictions_table` for runs and texts, cached."""
+def _predictions_table(home: str, run_ids: tuple[str, ...], texts: tuple[str, ...], versions):
     from seqlab.inference import predictions_table as predict
 
-    return predict(_store_for(home), list(run_ids), list(texts))
+    return predict(_store_for(home), list(run_ids), list(texts), model_cache())
 
 
 # ---------------------------------------------------------------- errors

@@ -10,15 +10,19 @@ from __future__ import annotations
 import streamlit as st
 
 from seqlab import charts
-from seqlab.views.compare import CompareData, CompareView, VERDICT_METRICS, VERDICT_NEEDS_TWO, advice_lines, budget_datasets, budget_table, groups_view, pareto_labels, sentence_list, sweep_families, sweep_fields, sweep_view, verdict_view
+from seqlab.views.compare import CompareData, CompareView, VERDICT_METRICS, VERDICT_NEEDS_TWO, advice_lines, budget_datasets, budget_table, compare_runs_table, groups_view, pareto_labels, sentence_list, sweep_families, sweep_fields, sweep_view, verdict_view
 from seqlab.views.datasets import dataset_title
 from seqlab.ui import keep_choice, place_chart
+from seqlab.ui.widgets import COMPARE_RUN_COLUMNS
 
 STATE_DEFAULTS = {
     "compare.show_individual": False, "compare.band": "std", "compare.patience": 2,
     "compare.verdict_metric": "best_val_accuracy", "compare.verdict_method": "welch",
     "compare.budget_metric": "best_val_accuracy", "compare.sweep_metric": "val_accuracy",
 }
+# The run and group tables show the newest this many rows unless "compare.all_runs" is on:
+# a browser table of 10,000 rows is slow to send and not read row by row.
+TABLE_ROWS = 1000
 BANDS = {"std": "mean ± one standard deviation", "minmax": "min to max"}
 METHODS = {"welch": "Welch's t interval", "bootstrap": "bootstrap (10,000 resamples)"}
 BUDGET_METRICS = {"best_val_accuracy": "best validation accuracy", "test_accuracy": "test accuracy"}
@@ -75,11 +79,26 @@ def follow_selection(key: str, view: CompareView) -> None:
         st.session_state.pop(key, None)
 
 
+def runs_table(data: CompareData) -> None:
+    """Shows the run table: every run, or the newest `TABLE_ROWS` with a switch to show them all."""
+    table = compare_runs_table(data)
+    if len(table) > TABLE_ROWS:
+        st.toggle(f"Show all {len(table):,} runs in the tables", key="compare.all_runs",
+                  help=f"Off, the run and group tables list the newest {TABLE_ROWS:,}; every run can "
+                       f"still be selected below.")
+        if not st.session_state["compare.all_runs"]:
+            table = table.head(TABLE_ROWS)
+    st.dataframe(table, hide_index=True, column_config=COMPARE_RUN_COLUMNS, placeholder="—")
+
+
 def groups_table(data: CompareData) -> None:
-    """Shows one row per seed group (mean ± std), when there are groups."""
+    """Shows one row per seed group (mean ± std), when there are groups (the newest `TABLE_ROWS`
+    unless "compare.all_runs" is on)."""
     groups = groups_view(data)
     if groups.empty:
         return
+    if not st.session_state.get("compare.all_runs", False):
+        groups = groups.head(TABLE_ROWS)
     st.markdown("**Seed groups** (mean ± standard deviation over each group's runs)")
     st.dataframe(groups, hide_index=True, column_config=GROUP_COLUMNS, key="compare.groups_table")
 

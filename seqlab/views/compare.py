@@ -1,15 +1,24 @@
-"""The Compare page: every run and epoch read once, and what each tab draws from them."""
+"""The Compare page: every run and its stored summary read once, the selected runs' epochs, and what each tab draws.
+
+Its cost must not grow with the store's epochs: the tables over every run
+(the run table, seed groups, budgets, sweeps) read the per-run summaries the
+store keeps (`RunStore.summaries_frame`); only the selected runs' curves are
+read from the epochs table, once per page run. And it must not grow with the
+store's runs while nothing changes: what `load_compare` derives from every
+run is kept, shared by the sessions, until the store's revision moves.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
 from seqlab.analysis import advice, budgets, stats, sweeps, tables, words
-from seqlab.analysis.frames import completed
+from seqlab.analysis.frames import EPOCH_COLUMNS, completed
 from seqlab.analysis.labels import label_runs
 from seqlab.config import RECURRENT_ARCHITECTURES
 from seqlab.experiments import SWEEPABLE
@@ -55,26 +64,49 @@ def item_labels(runs: pd.DataFrame) -> dict[str, str]:
 
 @dataclass
 class CompareData:
-    """All runs and epochs, read once per page run, and the tables derived from them.
+    """All runs and their summaries, read once per page run, and the tables derived from them.
 
     The Compare page selects *items*: a run id, or `GROUP_PREFIX + group_id`
     for a seed group drawn as one mean curve with a band.
     """
 
     runs: pd.DataFrame  # `label_runs` of every run: labels unique over the whole store
-    epochs: pd.DataFrame
+    summaries: pd.DataFrame  # `store.summaries_frame()`: what each run's curves say
     unlabelled: pd.DataFrame | None = None  # `store.runs_frame()` as read, to label a selection anew
+    read_epochs: Callable[[list[str]], pd.DataFrame] | None = None  # `store.epochs_frame`
+    # `view`'s CompareViews, the most recently used last.
+    _views: dict[tuple, CompareView] = field(default_factory=dict, init=False, repr=False)
+    _views_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @cached_property
     def summary(self) -> pd.DataFrame:
-        """`analysis.tables.run_summary_table` of every run (newest first)."""
-        return tables.run_summary_table(self.epochs, self.runs)
+        """`analysis.tables.summary_table` of every run (newest first), from the stored summaries."""
+        return tables.summary_table(self.runs, self.summaries)
+
+    def epochs(self, run_ids: Sequence[str]) -> pd.DataFrame:
+        """Returns the epochs of these runs (`store.epochs_frame`; empty without a store)."""
+        if self.read_epochs is None:
+            return pd.DataFrame(columns=list(EPOCH_COLUMNS))
+        return self.read_epochs(list(run_ids))
 
     @cached_property
     def group_members(self) -> dict[str, list[str]]:
         """group_id -> the group's run ids, newest first."""
-        grouped = self.runs.dropna(subset=["group_id"])
-        return {group: list(ids) for group, ids in grouped.groupby("group_id", sort=False)["run_id"]}
+        members: dict[str, list[str]] = {}
+        for run_id, group_id in zip(self.runs["run_id"].tolist(), self.runs["group_id"].tolist()):
+            if isinstance(group_id, str):
+                members.setdefault(group_id, []).append(run_id)
+        return members
+
+    @cached_property
+    def runs_table(self) -> pd.DataFrame:
+        """`compare_runs_table` of this data (kept with it: the page draws it on every run)."""
+        return _runs_table(self.summary)
+
+    @cached_property
+    def groups(self) -> pd.DataFrame:
+        """`groups_view` of this data (kept with it, like `runs_table`)."""
+        return stats.group_summary_table(self.summary)[GROUP_COLUMNS]
 
     @cached_property
     def labels(self) -> dict[str, str]:
@@ -95,10 +127,35 @@ class CompareData:
     @property
     def default_selection(self) -> list[str]:
         """The latest finished runs, a seed group counting once, at most `DEFAULT_COMPARED`."""
+        return list(self._default_selection)  # a copy: session state may change it
+
+    @cached_property
+    def _default_selection(self) -> tuple[str, ...]:
         finished = self.runs[self.runs["status"].isin(FINISHED_STATUSES)]
         items = [GROUP_PREFIX + group if isinstance(group, str) else run_id
                  for run_id, group in zip(finished["run_id"], finished["group_id"])]
-        return list(dict.fromkeys(items))[:DEFAULT_COMPARED]
+        return tuple(dict.fromkeys(items))[:DEFAULT_COMPARED]
+
+    @cached_property
+    def completed(self) -> pd.DataFrame:
+        """`summary` rows of completed runs that recorded a validation accuracy."""
+        return completed(self.summary)
+
+    def view(self, selected: Sequence[str], show_individual: bool = False, patience: int = 2) -> CompareView:
+        """Returns the `CompareView` of a selection: the same one while this data lasts.
+
+        A rerun with the same selection and controls (a tab switch, another
+        session) then draws from the tables the view computed the first time.
+        """
+        key = (tuple(selected), bool(show_individual), int(patience))
+        with self._views_lock:
+            view = self._views.pop(key, None)
+            if view is None:
+                view = CompareView(self, list(selected), bool(show_individual), int(patience))
+            self._views[key] = view
+            while len(self._views) > KEPT_VIEWS:
+                del self._views[next(iter(self._views))]
+        return view
 
     def members(self, item: str) -> list[str]:
         """Returns the run ids an item stands for (one run, or a group's runs)."""
@@ -111,10 +168,36 @@ class CompareData:
         return list(dict.fromkeys(run_id for item in items for run_id in self.members(item)))
 
 
+# The last `CompareData` of each store (by runs.db): (revision, data). A few stores at most:
+# a server usually has one; tests and benchmarks open one per temporary folder.
+_LOADED: dict[str, tuple[int, CompareData]] = {}
+_LOADED_LOCK = threading.Lock()
+KEPT_STORES = 4
+KEPT_VIEWS = 16  # selections each CompareData keeps the tables of (sessions, tabs, back and forth)
+
+
 def load_compare(store: RunStore) -> CompareData:
-    """Reads every run and every epoch (two queries, however many runs there are) and labels the runs once."""
+    """Returns every run, labelled once, and its summary (no epochs), read once per store revision.
+
+    While `store.revision()` is unchanged the same `CompareData` is returned
+    (to every session), with what it has computed so far: a redraw then costs
+    one read, however many runs there are. The selected runs' epochs are
+    read later, once per page run, by the `CompareView` that draws them.
+    """
+    revision = store.revision()  # before the reads: data newer than it is never kept under it
+    key = str(store.db_path)
+    with _LOADED_LOCK:
+        kept = _LOADED.get(key)
+    if kept is not None and kept[0] == revision:
+        return kept[1]
     runs = store.runs_frame()
-    return CompareData(label_runs(runs), store.epochs_frame(), runs)
+    data = CompareData(label_runs(runs), store.summaries_frame(), runs, store.epochs_frame)
+    with _LOADED_LOCK:
+        _LOADED.pop(key, None)
+        _LOADED[key] = (revision, data)
+        while len(_LOADED) > KEPT_STORES:
+            del _LOADED[next(iter(_LOADED))]
+    return data
 
 
 # The Compare page's run table: the outcome first, then the settings, the id last.
@@ -146,11 +229,15 @@ def compare_runs_table(data: CompareData) -> pd.DataFrame:
     `size` says the width that applies to each architecture (units only for
     recurrent models); `dataset` is the short name (`dataset_name`).
     """
-    summary = data.summary
-    sizes = [model_size_text(arch, units=units, num_heads=heads, ff_dim=ff_dim, embedding_dim=embedding)
-             for arch, units, heads, ff_dim, embedding in zip(
-                 summary["arch"], summary["model.units"], summary["model.num_heads"],
-                 summary["model.ff_dim"], summary["model.embedding_dim"])]
+    return data.runs_table
+
+
+def _runs_table(summary: pd.DataFrame) -> pd.DataFrame:
+    # One text per distinct width, not one call per run: stores hold thousands of runs alike.
+    widths = ["arch", "model.units", "model.num_heads", "model.ff_dim", "model.embedding_dim"]
+    texts = {key: model_size_text(key[0], units=key[1], num_heads=key[2], ff_dim=key[3], embedding_dim=key[4])
+             for key in summary[widths].drop_duplicates().itertuples(index=False, name=None)}
+    sizes = [texts[key] for key in summary[widths].itertuples(index=False, name=None)]
     names = {name: dataset_name(str(name)) for name in summary["dataset"].unique()}
     table = summary.assign(size=sizes, dataset=summary["dataset"].map(names))
     return table[[column for column in COMPARE_RUN_COLUMNS if column in table]].reset_index(drop=True)
@@ -171,7 +258,7 @@ def _markdown_escaped(text: str) -> str:
 
 def groups_view(data: CompareData) -> pd.DataFrame:
     """Returns one row per seed group: label, arch, n_runs and "mean ± std" texts of its metrics."""
-    return stats.group_summary_table(data.summary)[GROUP_COLUMNS]
+    return data.groups
 
 
 @dataclass
@@ -191,6 +278,7 @@ class CompareView:
     selected: list[str]
     show_individual: bool = False
     patience: int = 2
+    _titled_sweeps: dict[str, list[SweepFamily]] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
     def run_ids(self) -> list[str]:
@@ -220,8 +308,14 @@ class CompareView:
 
     @cached_property
     def summary(self) -> pd.DataFrame:
-        """`analysis.tables.run_summary_table` of the selected runs, with their selection labels."""
-        return tables.run_summary_table(self._epochs, self.runs)
+        """`analysis.tables.summary_table` of the selected runs, with their selection labels."""
+        summaries = self.data.summaries
+        return tables.summary_table(self.runs, summaries[summaries["run_id"].isin(self.run_ids)])
+
+    @cached_property
+    def curves_csv(self) -> bytes:
+        """`curves_csv` of every selected run's curves (the download button's file)."""
+        return curves_csv(self.all_curves)
 
     @cached_property
     def all_curves(self) -> pd.DataFrame:
@@ -241,9 +335,10 @@ class CompareView:
         """`analysis.stats.group_curves_table` of the selected groups."""
         return stats.group_curves_table(self.all_curves[self.all_curves["group_id"].isin(self.groups)])
 
-    @property
+    @cached_property
     def _epochs(self) -> pd.DataFrame:
-        return self.data.epochs[self.data.epochs["run_id"].isin(self.run_ids)]
+        """The selected runs' epochs: the page's one read of the epochs table."""
+        return self.data.epochs(self.run_ids)
 
     @cached_property
     def gap(self) -> pd.DataFrame:
@@ -263,11 +358,30 @@ class CompareView:
         """The selected runs' datasets, the most recent first."""
         return list(dict.fromkeys(self.summary["dataset"].dropna()))
 
+    @cached_property
+    def sweep_summary(self) -> pd.DataFrame:
+        """The summary rows a sweep may be read from: every run on the selected runs' datasets.
+
+        With nothing selected, every run.
+        """
+        summary = self.data.summary
+        if not self.datasets:
+            return summary
+        return summary[summary["dataset"].isin(self.datasets)]
+
+    @cached_property
+    def sweeps(self) -> dict[str, list[list[str]]]:
+        """Sweepable setting -> `analysis.sweeps.sweep_families` of `sweep_summary` over it."""
+        return {name: sweeps.sweep_families(self.sweep_summary, name) for name in SWEEPABLE}
+
 
 def compare_view(data: CompareData, selected: Sequence[str], *, show_individual: bool = False,
                  patience: int = 2) -> CompareView:
-    """Returns the (lazily computed) curves, bands, gap and replay of a selection; no query."""
-    return CompareView(data, list(selected), show_individual, int(patience))
+    """Returns the (lazily computed) curves, bands, gap and replay of a selection; no query.
+
+    The same selection of the same `CompareData` gives the same view (`CompareData.view`).
+    """
+    return data.view(selected, show_individual, patience)
 
 
 def overfitting_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -310,7 +424,7 @@ def verdict_view(view: CompareView, metric: str = "best_val_accuracy", method: s
 
 def completed_summary(data: CompareData) -> pd.DataFrame:
     """Returns the summary rows of completed runs that recorded a validation accuracy."""
-    return completed(data.summary)
+    return data.completed
 
 
 def budget_datasets(view: CompareView) -> list[str]:
@@ -347,22 +461,23 @@ def sweep_summary(view: CompareView) -> pd.DataFrame:
 
     With nothing selected, every run.
     """
-    summary = view.data.summary
-    if not view.datasets:
-        return summary
-    return summary[summary["dataset"].isin(view.datasets)]
+    return view.sweep_summary
 
 
 def sweep_families(view: CompareView, field: str) -> list[SweepFamily]:
     """Returns the sweeps over `field` on the selected runs' datasets, each with a title.
 
-    Families holding a selected run come first, then the largest.
+    Families holding a selected run come first, then the largest. Kept with
+    the view: a rerun of the Sweep tab titles none again.
     """
+    if field in view._titled_sweeps:
+        return view._titled_sweeps[field]
     summary = sweep_summary(view)
     rows = summary.set_index("run_id", drop=False)
     selected = set(view.run_ids)
     families = []
-    found = sorted(sweeps.sweep_families(summary, field), key=lambda ids: not selected.intersection(ids))
+    found = view.sweeps[field] if field in view.sweeps else sweeps.sweep_families(summary, field)
+    found = sorted(found, key=lambda ids: not selected.intersection(ids))
     for run_ids in found:
         part = rows.loc[run_ids]
         archs = ", ".join(dict.fromkeys(part["arch"]))
@@ -371,13 +486,13 @@ def sweep_families(view: CompareView, field: str) -> list[SweepFamily]:
         title = (f"{dataset_title(part['data.dataset'].iloc[0])} · {archs} · {field} = {shown} · "
                  f"{len(part)} runs of {part['train.epochs'].iloc[0]} epochs")
         families.append(SweepFamily(field, tuple(run_ids), title))
+    view._titled_sweeps[field] = families
     return families
 
 
 def sweep_fields(view: CompareView) -> list[str]:
     """Returns the sweepable settings some completed runs on the selected runs' datasets were swept over."""
-    summary = sweep_summary(view)
-    return [field for field in SWEEPABLE if sweeps.sweep_families(summary, field)]
+    return [name for name, families in view.sweeps.items() if families]
 
 
 def sweep_view(data: CompareData, family: SweepFamily) -> pd.DataFrame:

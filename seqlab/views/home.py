@@ -62,12 +62,12 @@ def preset_cards(imdb_found: bool, store: RunStore | None = None) -> list[Preset
             the cards carry only what to expect.
     """
     chosen = presets()
-    records = store.list_runs() if store is not None else []
+    verdicts = lessons.check_presets(chosen, store.list_runs() if store is not None else [])
     return [
         PresetCard(title, preset["description"], run_labels(preset["runs"]),
                    not imdb_found and any(config.data.dataset == "imdb" for config in preset["runs"]),
-                   lessons.check(title, preset, records))
-        for title, preset in chosen.items()
+                   lesson)
+        for (title, preset), lesson in zip(chosen.items(), verdicts)
     ]
 
 
