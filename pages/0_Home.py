@@ -9,7 +9,7 @@ import streamlit as st
 from seqlab.views.home import preset_cards, queue_preset
 from seqlab.views.runs import recent_runs_table
 from seqlab.ui import error_boundary, get_store, imdb_status
-from seqlab.ui.widgets import show_runs_table
+from seqlab.ui.widgets import show_lesson, show_runs_table
 
 store = get_store()
 
@@ -20,16 +20,6 @@ st.markdown(
     "Watch loss and accuracy grow live, overlay many runs and see where overfitting starts.  \n"
     "Look inside: tokens and padding, attention heatmaps, and predictions side by side."
 )
-
-
-def show_lesson(lesson) -> None:
-    """Places a preset's verdict: held, missed, or still waiting for its runs."""
-    if lesson.status == "held":
-        st.success(lesson.sentence, icon=":material/check_circle:")
-    elif lesson.status == "missed":
-        st.warning(lesson.sentence, icon=":material/help:")
-    elif lesson.sentence:
-        st.caption(f":material/hourglass_top: {lesson.sentence}")
 
 
 @st.fragment(run_every=3.0)

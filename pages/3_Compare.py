@@ -8,9 +8,9 @@ import streamlit as st
 # script, so this one need not come before the imports and layout is left to app.py.
 st.set_page_config(page_title="Compare · seqlab", page_icon=":material/stacked_line_chart:")
 
-from seqlab.views.compare import compare_view, load_compare  # noqa: E402
+from seqlab.views.compare import compare_view, load_compare, selection_lessons  # noqa: E402
 from seqlab.ui import compare, error_boundary, get_store, init_state, keep_choice  # noqa: E402
-from seqlab.ui.widgets import delete_selected_runs  # noqa: E402
+from seqlab.ui.widgets import delete_selected_runs, show_lesson  # noqa: E402
 
 store = get_store()
 
@@ -39,6 +39,8 @@ with error_boundary("Cannot read the runs"):
 
     view = compare_view(data, selected, show_individual=st.session_state["compare.show_individual"],
                               patience=int(st.session_state["compare.patience"]))
+    for lesson in selection_lessons(store, view.run_ids):  # a preset's runs, selected together
+        show_lesson(lesson, titled=True)
     # Only the open tab runs; its name is in the URL (?compare.tab=Sweep), so each tab is a link.
     tabs = st.tabs(list(compare.TABS), key="compare.tab", bind="query-params")
     for tab, draw in zip(tabs, compare.TABS.values()):

@@ -92,7 +92,7 @@ def test_two_sessions_queueing_at_once_both_finish_intact(store, workers):
     records = store.list_runs()
     assert len(records) == 2
     wait_for(lambda: all(store.get_run(r.run_id).finished for r in records), "both runs", store)
-    assert len(store.live_workers()) <= 1  # one worker trained both
+    assert len(store.live_workers()) <= jobs.pool_size()  # the pool, never more
     for record in records:
         final = store.get_run(record.run_id)
         assert final.status == "completed", final.message

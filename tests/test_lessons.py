@@ -141,3 +141,23 @@ def test_home_cards_carry_their_lessons(store):
 
 def test_every_preset_lesson_kind_has_a_check():
     assert {preset["lesson"] for preset in presets().values()} <= set(lessons.KINDS)
+
+
+def test_compare_states_a_presets_lesson_when_its_runs_are_selected(store, no_worker):
+    from tests.apptest_support import COMPARE_PAGE, check_page, open_page, texts_of
+
+    run_ids = run_preset(store, LONGRANGE, [0.99, 0.52, 1.0, 0.97, 0.5])
+    at = check_page(open_page(COMPARE_PAGE).run())
+    at.multiselect(key="compare.selected").set_value(run_ids).run()
+    check_page(at)
+    assert f"**{LONGRANGE}**: as expected: the LSTM fell" in texts_of(at.success)
+
+
+def test_compare_states_no_lesson_for_part_of_a_preset(store, no_worker):
+    from tests.apptest_support import COMPARE_PAGE, check_page, open_page, texts_of
+
+    run_ids = run_preset(store, LONGRANGE, [0.99, 0.52, 1.0, 0.97, 0.5])
+    at = check_page(open_page(COMPARE_PAGE).run())
+    at.multiselect(key="compare.selected").set_value(run_ids[:2]).run()
+    check_page(at)
+    assert LONGRANGE not in texts_of(at.success) + texts_of(at.warning)

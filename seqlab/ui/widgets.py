@@ -50,6 +50,22 @@ COMPARE_RUN_COLUMNS = {
 }
 
 
+def show_lesson(lesson, *, titled: bool = False) -> None:
+    """Places a preset's verdict: held, missed, or still waiting for its runs.
+
+    Args:
+        lesson: a `seqlab.analysis.lessons.Lesson`.
+        titled: start with the preset's title (where the card is not around it).
+    """
+    sentence = f"**{lesson.title}**: {lesson.sentence}" if titled else lesson.sentence
+    if lesson.status == "held":
+        st.success(sentence, icon=":material/check_circle:")
+    elif lesson.status == "missed":
+        st.warning(sentence, icon=":material/help:")
+    elif lesson.sentence:
+        st.caption(f":material/hourglass_top: {sentence}")
+
+
 def show_runs_table(table: pd.DataFrame, empty_message: str) -> None:
     """Shows a `recent_runs_table`, or `empty_message` when there are no runs."""
     if table.empty:

@@ -20,7 +20,9 @@ import pandas as pd
 from seqlab.analysis import advice, budgets, stats, sweeps, tables, words
 from seqlab.analysis.frames import EPOCH_COLUMNS, completed
 from seqlab.analysis.labels import label_runs
-from seqlab.config import RECURRENT_ARCHITECTURES
+from seqlab.analysis import lessons
+from seqlab.analysis.lessons import Lesson
+from seqlab.config import RECURRENT_ARCHITECTURES, presets
 from seqlab.experiments import SWEEPABLE
 from seqlab.store import FINISHED_STATUSES, RunStore
 from seqlab.views.datasets import dataset_name, dataset_title
@@ -511,3 +513,14 @@ def advice_lines(view: CompareView) -> list[str]:
 def curves_csv(curves: pd.DataFrame) -> bytes:
     """Returns the curves table as UTF-8 CSV bytes (for a download button)."""
     return curves.to_csv(index=False).encode("utf-8")
+
+
+def selection_lessons(store: RunStore, run_ids: Sequence[str]) -> list[Lesson]:
+    """Returns the lessons of the presets whose runs are all among `run_ids`, checked on those runs.
+
+    What the preset's Home card says, said again where its runs are compared.
+    Only the selected runs are read, so the cost follows the selection, not
+    the store.
+    """
+    records = [store.get_run(run_id) for run_id in run_ids]
+    return [lesson for lesson in lessons.check_presets(presets(), records) if lesson.checked]
