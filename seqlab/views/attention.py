@@ -12,7 +12,7 @@ from seqlab.attention import largest_peak, nearly_uniform
 from seqlab.store import RunStore
 
 # The most tokens a heatmap is drawn with, each with a readable, labelled row and column
-# (seqlab.charts sizes the heatmaps per token); a longer text is shown in part.
+# (seqlab.attention_charts sizes the heatmaps per token); a longer text is shown in part.
 MAX_SHOWN_TOKENS = 30
 # How a text longer than MAX_SHOWN_TOKENS is shown.
 WINDOW, MOST_ATTENDED = "A window of consecutive tokens", "The most-attended tokens"
