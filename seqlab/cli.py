@@ -269,7 +269,7 @@ def wait_for_runs(store, run_ids: list[str], stream, poll_seconds: float = 0.5) 
         while True:
             records = [store.get_run(run_id) for run_id in run_ids]
             for record in records:
-                line = _wait_line(store, record)
+                line = _wait_line(record)
                 if said.get(record.run_id) != line:
                     said[record.run_id] = line
                     stream.write(f"{record.run_id} {record.label}: {line}\n")
@@ -285,7 +285,7 @@ def wait_for_runs(store, run_ids: list[str], stream, poll_seconds: float = 0.5) 
         raise SystemExit(130) from None
 
 
-def _wait_line(store, record) -> str:
+def _wait_line(record) -> str:
     if record.finished:
         return f"{record.status}, {_outcome(record)}"
     if record.status == "queued":

@@ -50,7 +50,7 @@ LOCK_FILE = "worker.lock"
 # Workers kept warm (TensorFlow imported, waiting) while the app is open: a
 # preset's runs start at once, side by side, without a large pool idling.
 WARM_WORKERS = 3
-POOL_SIZE_VARIABLE = "SEQLAB_WORKERS"  # workers at most (default: one per core)
+POOL_SIZE_VARIABLE = "SEQLAB_WORKERS"  # workers at most (default: one more than the cores)
 THREADS_VARIABLE = "SEQLAB_WORKER_THREADS"  # threads per worker (default: cores / pool size)
 LOG_FOLDER = "logs"
 # The folder holding the `seqlab` package: the worker's cwd and PYTHONPATH.

@@ -1,4 +1,4 @@
-"""Keeps a worker warm while people use the app, so the first click pays no TensorFlow import."""
+"""Keeps workers warm while people use the app, so the first click pays no TensorFlow import."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ WARM_VARIABLE = "SEQLAB_WARM_WORKER"  # "0": start workers only when runs are qu
 
 
 def keep_worker_warm(store: RunStore) -> None:
-    """Starts a worker (which imports TensorFlow at once) when none is alive.
+    """Starts workers (each imports TensorFlow at once) until `jobs.WARM_WORKERS` are alive.
 
     Called on every page's run by app.py; it looks at the store at most once
     a minute per session. Errors are left to the pages: a damaged store is
