@@ -9,14 +9,14 @@ import streamlit as st
 st.set_page_config(page_title="Compare · seqlab", page_icon=":material/stacked_line_chart:")
 
 from seqlab.views.compare import compare_view, load_compare, selection_lessons  # noqa: E402
-from seqlab.ui import compare, error_boundary, get_store, init_state, keep_choice  # noqa: E402
+from seqlab.ui import compare, compare_cache, error_boundary, get_store, init_state, keep_choice  # noqa: E402
 from seqlab.ui.widgets import delete_selected_runs, show_lesson  # noqa: E402
 
 store = get_store()
 
 st.title("Compare runs")
 with error_boundary("Cannot read the runs"):
-    data = load_compare(store)
+    data = load_compare(store, compare_cache())
     if data.runs.empty:
         st.info("No runs to compare yet: train a few on the Train page (or queue a preset on the "
                 "home page) and they appear here.")

@@ -87,6 +87,14 @@ def imdb_status():
 
 
 @st.cache_resource(show_spinner=False)
+def compare_cache():
+    """Returns the process's one `seqlab.views.compare.CompareCache`, shared by all sessions."""
+    from seqlab.views.compare import CompareCache
+
+    return CompareCache()
+
+
+@st.cache_resource(show_spinner=False)
 def model_cache():
     """Returns the process's one `seqlab.inference.ModelCache`, shared by all sessions.
 

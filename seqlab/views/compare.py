@@ -170,36 +170,55 @@ class CompareData:
         return list(dict.fromkeys(run_id for item in items for run_id in self.members(item)))
 
 
-# The last `CompareData` of each store (by runs.db): (revision, data). A few stores at most:
-# a server usually has one; tests and benchmarks open one per temporary folder.
-_LOADED: dict[str, tuple[int, CompareData]] = {}
-_LOADED_LOCK = threading.Lock()
-KEPT_STORES = 4
+KEPT_STORES = 4  # stores a CompareCache keeps: a server usually has one; tests open one per folder
 KEPT_VIEWS = 16  # selections each CompareData keeps the tables of (sessions, tabs, back and forth)
 
 
-def load_compare(store: RunStore) -> CompareData:
-    """Returns every run, labelled once, and its summary (no epochs), read once per store revision.
+class CompareCache:
+    """The last `CompareData` of each store (by runs.db) with the revision it was read at.
 
-    While `store.revision()` is unchanged the same `CompareData` is returned
-    (to every session), with what it has computed so far: a redraw then costs
-    one read, however many runs there are. The selected runs' epochs are
-    read later, once per page run, by the `CompareView` that draws them.
+    Bounded (`KEPT_STORES`, oldest out) and safe for several sessions at once;
+    the app keeps one per process (`seqlab.ui.compare_cache`), as it keeps one
+    `seqlab.inference.ModelCache`.
     """
-    revision = store.revision()  # before the reads: data newer than it is never kept under it
-    key = str(store.db_path)
-    with _LOADED_LOCK:
-        kept = _LOADED.get(key)
-    if kept is not None and kept[0] == revision:
-        return kept[1]
+
+    def __init__(self, stores: int = KEPT_STORES):
+        self.stores = stores
+        self._loaded: dict[str, tuple[int, CompareData]] = {}
+        self._lock = threading.Lock()
+
+    def load(self, store: RunStore) -> CompareData:
+        """Returns the store's `CompareData`: the kept one while the store's revision is unchanged."""
+        revision = store.revision()  # before the reads: data newer than it is never kept under it
+        key = str(store.db_path)
+        with self._lock:
+            kept = self._loaded.get(key)
+        if kept is not None and kept[0] == revision:
+            return kept[1]
+        data = _read_compare(store)
+        with self._lock:
+            self._loaded.pop(key, None)
+            self._loaded[key] = (revision, data)
+            while len(self._loaded) > self.stores:
+                del self._loaded[next(iter(self._loaded))]
+        return data
+
+
+def load_compare(store: RunStore, cache: CompareCache | None = None) -> CompareData:
+    """Returns every run, labelled once, and its summary (no epochs).
+
+    With a `cache`, it is read once per store revision: while `store.revision()`
+    is unchanged the same `CompareData` is returned (to every session), with
+    what it has computed so far, so a redraw costs one read however many runs
+    there are. The selected runs' epochs are read later, once per page run,
+    by the `CompareView` that draws them.
+    """
+    return cache.load(store) if cache is not None else _read_compare(store)
+
+
+def _read_compare(store: RunStore) -> CompareData:
     runs = store.runs_frame()
-    data = CompareData(label_runs(runs), store.summaries_frame(), runs, store.epochs_frame)
-    with _LOADED_LOCK:
-        _LOADED.pop(key, None)
-        _LOADED[key] = (revision, data)
-        while len(_LOADED) > KEPT_STORES:
-            del _LOADED[next(iter(_LOADED))]
-    return data
+    return CompareData(label_runs(runs), store.summaries_frame(), runs, store.epochs_frame)
 
 
 # The Compare page's run table: the outcome first, then the settings, the id last.
