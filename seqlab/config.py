@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-ARCHITECTURES = ("lstm", "gru", "bilstm", "bigru", "transformer", "baseline")
+ARCHITECTURES = ("lstm", "gru", "rnn", "bilstm", "bigru", "transformer", "baseline")
 BUILTIN_DATASETS = ("toy", "synthetic-presence", "synthetic-longrange", "synthetic-negation",
                     "synthetic-variable", "imdb")
 SIDES = ("pre", "post")
@@ -39,7 +39,9 @@ _VALUE_ALIASES = {"train.jit_compile": {"true": "on", "false": "off", "1": "on",
                                         "yes": "on", "no": "off"}}
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 PRECISIONS = ("float32", "mixed_bfloat16")
-RECURRENT_ARCHITECTURES = ("lstm", "gru", "bilstm", "bigru")
+# "rnn" is keras.layers.SimpleRNN: no gates, so its gradient vanishes with distance,
+# the reason the lecture gives for LSTM and GRU.
+RECURRENT_ARCHITECTURES = ("lstm", "gru", "rnn", "bilstm", "bigru")
 BIDIRECTIONAL_ARCHITECTURES = ("bilstm", "bigru")
 # Names for sets of architectures, as the run form shows them ("Units (recurrent)").
 ARCHITECTURE_GROUPS = {
@@ -388,7 +390,7 @@ _FIELD_ROWS = (
     Field("data.label_column",
           help="Your file's label column (name or 0-based number); empty = detect 'label', 'sentiment', 'class'..."),
     Field("model.arch", choices=ARCHITECTURES, label="Architecture",
-          help="lstm/gru read left to right; bi* read both ways; transformer attends to all tokens at once; baseline averages embeddings."),
+          help="lstm/gru read left to right (rnn too, with no gates); bi* read both ways; transformer attends to all tokens at once; baseline averages embeddings."),
     Field("model.embedding_dim", low=2, high=2048, label="Embedding size", width_of=("baseline",),
           sweep=6, help="Size of each token vector; 32 is plenty for small vocabularies and keeps runs fast."),
     Field("model.units", low=1, high=4096, used_by=("recurrent",), width_of=("recurrent",), sweep=2,

@@ -267,7 +267,7 @@ def compile_model(
 # by bench/xla_break_even.py (the README quotes it); a run below its
 # architecture's figure trains faster in graph mode from click to result.
 XLA_BREAK_EVEN_STEP_TOKENS = {
-    "baseline": 30_000, "lstm": 16_000, "gru": 3_000, "bilstm": 16_000, "bigru": 14_000,
+    "baseline": 30_000, "lstm": 16_000, "gru": 3_000, "rnn": 16_000, "bilstm": 16_000, "bigru": 14_000,
     "transformer": 75_000,
 }
 

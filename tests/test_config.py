@@ -103,7 +103,7 @@ def test_labels_and_architectures_of_the_form():
     assert FIELDS["model.ff_dim"].label == "Feed-forward width"
     assert FIELDS["train.steps_per_execution"].label == "Steps per execution"
     assert FIELDS["model.merge_mode"].archs == ("bilstm", "bigru")
-    assert FIELDS["model.num_layers"].archs == ("lstm", "gru", "bilstm", "bigru", "transformer")
+    assert FIELDS["model.num_layers"].archs == ("lstm", "gru", "rnn", "bilstm", "bigru", "transformer")
     assert FIELDS["model.dropout_rate"].archs == ARCHITECTURES
     assert all(row.float_format and row.step for row in FIELDS.values() if row.kind is float)
 
@@ -114,7 +114,7 @@ def test_bounds_widths_and_sweeps_are_read_from_the_table():
     assert field_bounds("data.subset") == (0, 50_000)
     with pytest.raises(KeyError, match="model.arch: no numeric range"):
         field_bounds("model.arch")
-    assert WIDTH_FIELDS == {**{arch: ("units", 1, 4096) for arch in ("lstm", "gru", "bilstm", "bigru")},
+    assert WIDTH_FIELDS == {**{arch: ("units", 1, 4096) for arch in ("lstm", "gru", "rnn", "bilstm", "bigru")},
                             "transformer": ("ff_dim", 1, 16384), "baseline": ("embedding_dim", 2, 2048)}
     assert list(WIDTH_FIELDS) == list(ARCHITECTURES)
     assert SWEEPABLE == ("data.sequence_length", "model.units", "model.num_heads",

@@ -380,6 +380,7 @@ DATASET_LESSONS = {
 
 # Architectures as a lesson names them.
 ARCH_NAMES = {"lstm": "the LSTM", "gru": "the GRU", "bilstm": "the BiLSTM", "bigru": "the BiGRU",
+              "rnn": "the simple RNN",
               "transformer": "the Transformer", "baseline": "the bag of words"}
 
 

@@ -1,4 +1,4 @@
-"""Recurrent classifiers: `lstm`, `gru` and their bidirectional forms `bilstm`, `bigru`."""
+"""Recurrent classifiers: `lstm`, `gru`, `rnn` (SimpleRNN) and the bidirectional `bilstm`, `bigru`."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from seqlab.models.layers import classification_head
 def build_recurrent_model(
     config: ModelConfig, *, vocabulary_size: int, num_classes: int
 ) -> keras.Model:
-    """Builds Embedding -> stacked LSTM/GRU (optionally Bidirectional) -> Dropout -> head.
+    """Builds Embedding -> stacked LSTM/GRU/SimpleRNN (optionally Bidirectional) -> Dropout -> head.
 
     With `config.use_mask`, the embedding masks id 0, so each recurrent layer
     carries its state unchanged across padding and the prediction does not
     depend on how much padding follows a text.
 
     Args:
-        config: the model section; `arch` is one of lstm, gru, bilstm, bigru.
+        config: the model section; `arch` is one of lstm, gru, rnn, bilstm, bigru.
         vocabulary_size: ids run from 0 (padding) to `vocabulary_size - 1`.
         num_classes: sets the head (see `seqlab.models.head`).
 
@@ -29,8 +29,9 @@ def build_recurrent_model(
     x = keras.layers.Embedding(
         vocabulary_size, config.embedding_dim, mask_zero=config.use_mask, name="embedding"
     )(token_ids)  # (batch, T, embedding_dim)
-    cell_name = "lstm" if config.arch in ("lstm", "bilstm") else "gru"
-    layer_class = keras.layers.LSTM if cell_name == "lstm" else keras.layers.GRU
+    cell_name = {"lstm": "lstm", "bilstm": "lstm", "rnn": "rnn"}.get(config.arch, "gru")
+    layer_class = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU,
+                   "rnn": keras.layers.SimpleRNN}[cell_name]
     bidirectional = config.arch.startswith("bi")
     for index in range(config.num_layers):
         is_last = index == config.num_layers - 1

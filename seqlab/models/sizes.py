@@ -215,6 +215,9 @@ def _recurrent_cell_parameters(arch: str, input_dim: int, units: int) -> int:
     if arch in ("lstm", "bilstm"):
         # Four gates, each with input kernel, recurrent kernel and bias.
         return 4 * (units * (input_dim + units) + units)
+    if arch == "rnn":
+        # SimpleRNN: one input kernel, one recurrent kernel, one bias; no gates.
+        return units * (input_dim + units) + units
     # GRU with reset_after=True (Keras's default) keeps two bias vectors.
     return 3 * units * (input_dim + units) + 2 * 3 * units
 
@@ -242,7 +245,7 @@ def _memory_parts(
     if m.arch in RECURRENT_ARCHITECTURES:
         directions = 2 if m.arch in BIDIRECTIONAL_ARCHITECTURES else 1
         # Backpropagation through time keeps every step's gates and states.
-        values_per_unit = 10 if m.arch in ("lstm", "bilstm") else 8
+        values_per_unit = {"lstm": 10, "bilstm": 10, "rnn": 2}.get(m.arch, 8)
         parts.append((
             tokens * m.units * directions * m.num_layers * BYTES_PER_FLOAT * values_per_unit,
             {"model.units": m.units, "model.num_layers": m.num_layers, **size_fields},

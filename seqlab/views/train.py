@@ -22,7 +22,7 @@ from seqlab.views.runs import ACTIVE_STATUSES, runs_table
 # and validation passes included (measured on synthetic-longrange, T=60, default
 # sizes); used until the store holds a completed run of the same architecture.
 ROUGH_SECONDS_PER_TOKEN = {
-    "lstm": 8e-6, "gru": 7e-6, "bilstm": 1.5e-5, "bigru": 1.2e-5,
+    "lstm": 8e-6, "gru": 7e-6, "rnn": 4e-6, "bilstm": 1.5e-5, "bigru": 1.2e-5,
     "transformer": 5e-5, "baseline": 2e-6,
 }
 
