@@ -9,7 +9,10 @@ import streamlit as st
 st.set_page_config(page_title="Predict · seqlab", page_icon=":material/label:")
 
 from seqlab import charts  # noqa: E402
-from seqlab.views.predict import parse_texts, prediction_errors, prediction_summary_table, predictions_for_text  # noqa: E402
+from seqlab.views.predict import (  # noqa: E402
+    before_after_table, diff_markdown, edited_lines, escape_markdown, parse_texts, prediction_errors,
+    prediction_summary_table, predictions_for_text,
+)
 from seqlab.views.runs import model_runs  # noqa: E402
 from seqlab.ui import (  # noqa: E402
     error_boundary, get_store, init_state, keep_choice, place_chart, predictions_table,
@@ -32,6 +35,13 @@ with error_boundary():
     run_ids = st.multiselect("Runs", list(runs), format_func=runs.get, key="predict.run_ids",
                              help="Finished runs with a saved model (the latest three by default).")
     text = st.text_area("Texts, one per line", key="predict.texts", height=120)
+    # The texts at the last rerun, and those before the latest edit: comparing with the
+    # latter keeps the before/after in view while the user only changes the runs.
+    seen = st.session_state.setdefault("predict.previous_seen", text)
+    if parse_texts(text) != parse_texts(seen):
+        st.session_state["predict.previous_texts"] = seen
+    st.session_state["predict.previous_seen"] = text
+    previous_text = st.session_state.setdefault("predict.previous_texts", None)
     if not run_ids:
         st.info("Select at least one run.")
         st.stop()
@@ -42,7 +52,32 @@ with error_boundary():
     st.dataframe(prediction_summary_table(predictions), hide_index=True,
                  column_config={"probability": st.column_config.ProgressColumn(
                      "probability", format="%.3f", min_value=0.0, max_value=1.0)})
+
+    edits = edited_lines(previous_text, text) if previous_text is not None else []
+    if edits:
+        previous_lines = tuple(parse_texts(previous_text))
+        previous_predictions = (predictions_table(str(store.home), tuple(run_ids), previous_lines)
+                                if previous_lines else None)
+        st.subheader("Before and after your edit")
+        st.caption("Each run's probability of the class it predicts now, for the line before and "
+                   "after the edit; in the sentences, green words were inserted, orange ones replaced "
+                   "the struck-through words.")
+        for edit in edits:
+            st.markdown(f"Line {edit.line}: {diff_markdown(edit.words)}")
+        st.dataframe(
+            before_after_table(previous_predictions, predictions, edits), hide_index=True,
+            column_order=["line", "run", "class_name", "previous_probability", "probability",
+                          "change_label", "previous_class", "flipped"],
+            column_config={
+                "class_name": "class now",
+                "previous_probability": st.column_config.NumberColumn("before", format="%.3f"),
+                "probability": st.column_config.NumberColumn("after", format="%.3f"),
+                "change_label": "change",
+                "previous_class": "class before",
+                "flipped": st.column_config.CheckboxColumn("class changed"),
+            })
+
     for index, sentence in enumerate(parse_texts(text)):
-        st.markdown(f"**{sentence}**")
+        st.markdown(f"**{escape_markdown(sentence)}**")
         place_chart(charts.prediction_chart(predictions_for_text(predictions, sentence)),
                     key=f"predict.chart.{index}")
