@@ -1,5 +1,8 @@
 """Using trained runs: load a run's model and vocabulary, predict, read attention.
 
+A run can also predict its own test split (`test_predictions`, for
+`seqlab.analysis.errors`: where it errs, where two runs disagree).
+
 Models are loaded with `safe_mode=True` only; seqlab's own layers are
 registered when `seqlab.models` is imported, so nothing else is needed.
 
@@ -452,3 +455,166 @@ def _file_version(path: Path) -> FileVersion:
     except OSError:
         return None
     return status.st_mtime_ns, status.st_size, status.st_ino
+
+
+# ------------------------------------------------------------- test split
+# Test texts predicted at most: IMDB's test split holds 25,000 reviews, and a
+# page waits for these; 2,000 measure an accuracy to about ±1 point.
+TEST_PREDICTION_LIMIT = 2000
+# Fixes which test texts a bounded prediction reads, so every run on one split
+# (and every reload of the page) reads the same ones.
+TEST_SAMPLE_SEED = 0
+
+
+@dataclass
+class TestPredictions:
+    """A run's class probabilities on (a fixed sample of) its own test split.
+
+    Attributes:
+        run_id: the run.
+        label: its label.
+        texts: the n texts predicted, in test-split order.
+        labels: (n,) int64 their true class ids.
+        probabilities: (n, C) float32 the run's class probabilities.
+        class_names: the C class names, in id order.
+        indices: (n,) int64 the texts' positions in the test split.
+        test_size: examples in the whole test split (n when `complete`).
+    """
+
+    __test__ = False  # a result, not a test class, for pytest
+
+    run_id: str
+    label: str
+    texts: list[str]
+    labels: np.ndarray
+    probabilities: np.ndarray
+    class_names: tuple[str, ...]
+    indices: np.ndarray
+    test_size: int
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """(n,) int64 the class the run predicts for each text (its highest probability)."""
+        from seqlab.analysis.errors import predicted_classes
+
+        return predicted_classes(self.probabilities)
+
+    @property
+    def accuracy(self) -> float:
+        """The share of the texts predicted right (NaN for none)."""
+        if not len(self.labels):
+            return float("nan")
+        return float(np.mean(self.predicted == self.labels))
+
+    @property
+    def complete(self) -> bool:
+        """Whether every test example was predicted (no sample was drawn)."""
+        return len(self.texts) == self.test_size
+
+
+def test_predictions(store: RunStore, run_id: str, models: ModelCache | None = None,
+                     limit: int | None = TEST_PREDICTION_LIMIT) -> TestPredictions:
+    """Predicts a run's own test split with its saved model.
+
+    The split is loaded as training loaded it: `seqlab.data.load_dataset`
+    with the run's `data` config and seed draws the same split, and the
+    run's vocabulary encodes it to the ids its model was tested on. With the
+    weights training tested (the saved ones), the accuracy of the complete
+    split is the run's stored `test_accuracy`.
+
+    Args:
+        store: the run store.
+        run_id: a run with a saved model.
+        models: a cache of loaded models (see `load_trained`); None: load afresh.
+        limit: the most texts predicted; a larger split is sampled, the same
+            texts each time (`TEST_SAMPLE_SEED`), kept in split order. None:
+            every text.
+
+    Returns:
+        The `TestPredictions` (`complete` says whether it is the whole split).
+
+    Raises:
+        KeyError: for an unknown run id.
+        ValueError: for a run without a saved model, a limit below 1, or a
+            dataset that no longer gives the split the run was trained on
+            (a data file changed since).
+    """
+    from seqlab.data import load_dataset
+
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer))
+                              or limit < 1):
+        raise ValueError(f"limit: received {limit!r}, expected a whole number >= 1, or None for "
+                         f"the whole test split")
+    trained = load_trained(store, run_id, models)
+    config = trained.config
+    dataset = load_dataset(config.data, config.seed)
+    texts, labels = dataset.test_texts, np.asarray(dataset.test_labels, dtype=np.int64)
+    meta = store.read_meta(run_id) or {}
+    trained_size = (meta.get("examples") or {}).get("test")
+    if trained_size is not None and trained_size != len(texts):
+        raise ValueError(
+            f"run {run_id}: its dataset {config.data.dataset!r} now gives {len(texts)} test "
+            f"examples, expected the {trained_size} the run was tested on; the data changed "
+            f"since training: restore it, or train the run again"
+        )
+    if tuple(dataset.class_names) != tuple(trained.class_names):
+        raise ValueError(
+            f"run {run_id}: its dataset now has classes {list(dataset.class_names)}, expected "
+            f"{list(trained.class_names)} as when it was trained; restore the data or train again"
+        )
+    indices = np.arange(len(texts), dtype=np.int64)
+    if limit is not None and len(texts) > limit:
+        rng = np.random.default_rng(TEST_SAMPLE_SEED)
+        indices = np.sort(rng.choice(len(texts), size=limit, replace=False)).astype(np.int64)
+    chosen = [texts[i] for i in indices]
+    ids = trained.vectorizer.encode(chosen)  # (n, T)
+    probabilities = trained.loaded.probabilities(ids).astype(np.float32)  # (n, C)
+    return TestPredictions(
+        run_id=run_id, label=trained.label, texts=chosen, labels=labels[indices],
+        probabilities=probabilities, class_names=tuple(trained.class_names), indices=indices,
+        test_size=len(texts),
+    )
+
+
+def test_disagreements(store: RunStore, run_a: str, run_b: str, models: ModelCache | None = None,
+                       limit: int | None = None,
+                       sample: int | None = TEST_PREDICTION_LIMIT) -> pd.DataFrame:
+    """Lists the test examples one of two runs gets right and the other wrong.
+
+    Args:
+        store: the run store.
+        run_a: a run with a saved model.
+        run_b: another, trained on the same test split (the same data
+            recipe and seed).
+        models: a cache of loaded models (see `load_trained`); None: load afresh.
+        limit: the most rows of each direction (None: all).
+        sample: the most test texts predicted (`test_predictions`'s `limit`).
+
+    Returns:
+        `seqlab.analysis.errors.disagreement_table`, runs named by label
+        (by id when the labels are equal).
+
+    Raises:
+        KeyError: for an unknown run id.
+        ValueError: as `test_predictions`, or when the two runs were not
+            tested on the same texts.
+    """
+    from seqlab.analysis.errors import disagreement_table
+
+    first = test_predictions(store, run_a, models, limit=sample)
+    second = test_predictions(store, run_b, models, limit=sample)
+    if first.texts != second.texts or first.class_names != second.class_names:
+        raise ValueError(
+            f"runs {run_a} and {run_b}: received different test splits ({first.test_size} and "
+            f"{second.test_size} examples), expected the same; compare runs with the same "
+            f"data settings and seed"
+        )
+    names = (first.label, second.label) if first.label != second.label else (run_a, run_b)
+    return disagreement_table(first.texts, first.labels, first.probabilities,
+                              second.probabilities, first.class_names, names=names, limit=limit)
+
+
+# Their names start with "test" for what they read, not because they are tests: pytest
+# would otherwise collect them from any test module that imports them.
+test_predictions.__test__ = False
+test_disagreements.__test__ = False

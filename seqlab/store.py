@@ -4,14 +4,17 @@ Layout under the store's home (the entry points pass it: `--home`, else
 `SEQLAB_HOME`, else `~/.seqlab`; see `default_home`):
 
     runs.db                 SQLite in WAL mode: readers never block the writer
-    artifacts/<run_id>/     model.keras, vocabulary.json, meta.json, error.log of one run
+    artifacts/<run_id>/     model.keras, vocabulary.json, meta.json, error.log,
+                            attention_history.npz of one run
     cache/<name>/           caches kept with the store (vectorized ids: `cache_dir`)
     logs/                   worker logs (written by `seqlab.jobs`)
 
 The store is the only owner of the artifact folders: it names their files
 and hands out their paths (`model_path`, `vocabulary_path`, `error_log_path`),
-reads and writes `meta.json` (`read_meta`, `write_meta`) and says whether a
-run saved a model (`has_model`). Nothing else builds an artifact path.
+reads and writes `meta.json` (`read_meta`, `write_meta`) and a Transformer
+run's attention over training (`write_attention_history`,
+`read_attention_history`), and says whether a run saved a model
+(`has_model`). Nothing else builds an artifact path.
 
 Several Streamlit sessions (threads) and worker processes share one store.
 Every call opens its own short-lived connection, so a `RunStore` object holds
@@ -46,12 +49,15 @@ import re
 import secrets
 import shutil
 import sqlite3
+import tempfile
 import threading
+import zipfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from seqlab import __version__
@@ -87,6 +93,8 @@ MODEL_FILE = "model.keras"
 VOCABULARY_FILE = "vocabulary.json"
 META_FILE = "meta.json"
 ERROR_LOG = "error.log"
+# The attention of a Transformer run's probe texts after each epoch (`seqlab.attention.AttentionHistory`).
+ATTENTION_HISTORY_FILE = "attention_history.npz"
 _RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -1000,6 +1008,52 @@ class RunStore:
         except (OSError, ValueError):
             return None
         return meta if isinstance(meta, dict) else None
+
+    def write_attention_history(self, run_id: str, arrays: dict[str, np.ndarray]) -> None:
+        """Writes the run's `attention_history.npz`, replacing the last one at once.
+
+        Written to a temporary file in the run's folder and renamed over the
+        old one, so a page reading a run being trained sees the previous
+        epoch's file or this one, never half of one.
+
+        Args:
+            run_id: the run.
+            arrays: name -> NumPy array of numbers or strings, no objects
+                (`seqlab.attention.AttentionHistory.to_arrays`).
+
+        Raises:
+            ValueError: for an id that is not a plain name, or an array of
+                Python objects (it could only be read back with pickle).
+        """
+        values = {name: np.asarray(value) for name, value in arrays.items()}
+        objects = [name for name, value in values.items() if value.dtype.hasobject]
+        if objects:
+            raise ValueError(
+                f"attention history: received object arrays {', '.join(objects)}, expected "
+                f"arrays of numbers or strings (np.str_), readable without pickle"
+            )
+        folder = self.artifact_dir(run_id)
+        descriptor, temporary_name = tempfile.mkstemp(
+            dir=folder, prefix=f".{ATTENTION_HISTORY_FILE}.", suffix=".tmp")
+        temporary = Path(temporary_name)
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                np.savez(handle, **values)
+            os.replace(temporary, folder / ATTENTION_HISTORY_FILE)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def read_attention_history(self, run_id: str) -> dict[str, np.ndarray] | None:
+        """Returns the arrays of the run's `attention_history.npz`, or None when it has none.
+
+        None also for a missing or unreadable file and a bad id; creates nothing.
+        """
+        try:
+            path = self._artifact_folder(run_id) / ATTENTION_HISTORY_FILE
+            with np.load(path, allow_pickle=False) as stored:
+                return {name: stored[name] for name in stored.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+            return None
 
     def cache_dir(self, name: str) -> Path:
         """Returns `<home>/cache/<name>/`, a cache kept with this store (created on demand).

@@ -6,7 +6,8 @@ through `train_run`. It knows nothing of any UI: it reports through a Keras
 callback that writes progress and per-epoch metrics to the `RunStore`, checks
 the store's stop flag between compiled steps, and ends a run whose loss turns
 NaN/inf as `diverged` instead of crashing. Its files (model, vocabulary,
-meta.json, error.log) go where the store says.
+meta.json, error.log, and a Transformer's attention over training, recorded
+by `AttentionRecorder`) go where the store says.
 
 Fast by default on CPU: the training step is XLA-compiled where the run is
 long enough to win back the compile (`uses_xla`), and runs
@@ -39,6 +40,9 @@ from typing import Any, Callable
 import numpy as np
 
 from seqlab.analysis.tables import epoch_timing
+from seqlab.attention import (
+    PROBE_MAX_TOKENS, PROBE_TEXTS, AttentionHistory, AttentionProbe, has_attention, probe_rows,
+)
 from seqlab.config import RunConfig
 from seqlab.data import load_dataset
 from seqlab.data.vectorize import VECTORIZED_CACHE, Vectorizer, vectorize
@@ -136,7 +140,8 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
     reference = counts["validation"] if sum(counts["validation"]) else counts["train"]
     if sum(reference):
         store.set_majority_fraction(run_id, max(reference) / sum(reference))
-    Vectorizer.from_vocabulary(data.vocabulary, config.data).save(store.vocabulary_path(run_id))
+    vectorizer = Vectorizer.from_vocabulary(data.vocabulary, config.data)
+    vectorizer.save(store.vocabulary_path(run_id))
     store.write_meta(run_id, {
         "class_names": list(data.class_names),
         "vocabulary_size": vocabulary_size,
@@ -153,6 +158,11 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
 
     reporter = StoreReporter(store, run_id, config.train.epochs, notify,
                              keep_best=config.train.restore_best)
+    callbacks = [reporter]
+    if has_attention(model):
+        recorder = AttentionRecorder(store, run_id, model, dataset.val_texts, data.x_val, vectorizer)
+        if recorder is not None:
+            callbacks.append(recorder)
     model.fit(
         data.x_train, data.y_train,
         validation_data=(data.x_val, data.y_val),
@@ -160,7 +170,7 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
         batch_size=config.train.batch_size,
         shuffle=True,
         verbose=0,
-        callbacks=[reporter],
+        callbacks=callbacks,
     )
 
     compile_seconds, seconds_per_epoch = epoch_timing(reporter.full_epoch_seconds)
@@ -603,6 +613,71 @@ def StoreReporter(store: RunStore, run_id: str, epochs: int,
         keep_best: keep a copy of the best validation epoch's weights (`best_weights`).
     """
     return _make_reporter_class()(store, run_id, epochs, notify, interval, keep_best)
+
+
+def _make_attention_recorder_class():
+    keras = _keras()
+
+    class _AttentionRecorder(keras.callbacks.Callback):
+        """Reads the probe texts' attention after every epoch and has the store write it.
+
+        One eager `AttentionProbe` call on the K probe texts per epoch; an
+        epoch whose weights are not finite (the run diverged) is left out.
+        """
+
+        def __init__(self, store: RunStore, run_id: str, probe: AttentionProbe,
+                     history: AttentionHistory, token_ids: np.ndarray):
+            super().__init__()
+            self.store, self.run_id, self.probe = store, run_id, probe
+            self.history, self.token_ids = history, token_ids
+
+        def on_epoch_end(self, epoch, logs=None):
+            scores = self.probe(self.token_ids)  # (layers, K, heads, T, T)
+            if not np.all(np.isfinite(scores)):
+                return
+            self.history.record(epoch + 1, scores)
+            self.store.write_attention_history(self.run_id, self.history.to_arrays())
+
+    return _AttentionRecorder
+
+
+def AttentionRecorder(store: RunStore, run_id: str, model, validation_texts: list[str],
+                      validation_ids: np.ndarray, vectorizer: Vectorizer,
+                      probe_texts: int = PROBE_TEXTS, max_tokens: int = PROBE_MAX_TOKENS):
+    """Returns the Keras callback that records a Transformer's attention over training, or None.
+
+    The probes are the run's first `probe_texts` validation texts with 1 to
+    `max_tokens` real tokens as the model reads them (cut to the run's
+    length), the shortest others when too few are that short
+    (`seqlab.attention.probe_rows`); after each epoch their weights go to
+    the run's attention history (`seqlab.attention.AttentionHistory`,
+    written by `RunStore.write_attention_history`).
+
+    Args:
+        store: the run store.
+        run_id: the run being trained.
+        model: its model, with attention layers (`seqlab.attention.has_attention`).
+        validation_texts: the validation split's texts.
+        validation_ids: (N_val, T) their ids.
+        vectorizer: the run's vectorizer (turns the ids back into tokens).
+        probe_texts: how many probe texts, K.
+        max_tokens: the most real tokens a preferred probe has.
+
+    Returns:
+        The callback, or None when no validation text has a real token.
+
+    Raises:
+        ValueError: if the model has no attention layers.
+    """
+    ids = np.asarray(validation_ids)
+    rows = probe_rows(ids, probe_texts, max_tokens)
+    if not len(rows):
+        return None
+    probe = AttentionProbe(model)
+    token_ids = ids[rows].astype(np.int32)  # (K, T)
+    history = AttentionHistory.start(run_id, [validation_texts[i] for i in rows], token_ids,
+                                     vectorizer.tokens(token_ids))
+    return _make_attention_recorder_class()(store, run_id, probe, history, token_ids)
 
 
 def _finite(value: Any) -> float | None:
