@@ -11,7 +11,7 @@ st.set_page_config(page_title="Attention · seqlab", page_icon=":material/grid_v
 from seqlab.attention_charts import attention_grid_chart, attention_heatmap_chart  # noqa: E402
 from seqlab.views.attention import (  # noqa: E402
     MAX_SHOWN_TOKENS, SHOW_MODES, WINDOW, attention_heads, attention_view, linked_run,
-    no_attention_message,
+    no_attention_message, training_attention_view,
 )
 from seqlab.views.runs import model_runs  # noqa: E402
 from seqlab.data import examples_table  # noqa: E402
@@ -78,3 +78,31 @@ with error_boundary():
         st.info(note)
     place_chart(attention_grid_chart(view.table, layer), key="attention.grid")
     place_chart(attention_heatmap_chart(view.table, layer, head), key="attention.heatmap")
+
+    st.subheader("How the pattern formed during training")
+    st.caption("The run recorded the attention of its first short validation texts after every epoch: "
+               "slide over the epochs to watch the heads find the words that decide the label.")
+    history = training_attention_view(store, run_id, st.session_state.get("attention.history.probe", 0),
+                                      st.session_state.get("attention.history.epoch"),
+                                      st.session_state.get("attention.history.layer"))
+    if history is None:
+        st.info("This run recorded no attention during training (runs trained before seqlab recorded "
+                "it, or still in their first epoch): train it again to watch the pattern form.")
+    else:
+        keep_choice("attention.history.probe", list(range(len(history.probes))), 0)
+        probe = st.selectbox("Probe text", list(range(len(history.probes))),
+                             format_func=lambda i: history.probes[i], key="attention.history.probe")
+        keep_choice("attention.history.layer", history.layers, history.layers[-1])
+        keep_choice("attention.history.head", history.heads, "mean")
+        layer_column, head_column = st.columns(2)
+        history_layer = layer_column.selectbox("Layer", history.layers, key="attention.history.layer")
+        keep_choice("attention.history.epoch", history.epochs, history.epochs[-1])
+        if len(history.epochs) > 1:
+            st.select_slider("Epoch", history.epochs, key="attention.history.epoch")
+        history = training_attention_view(store, run_id, probe, st.session_state["attention.history.epoch"],
+                                          history_layer)
+        keep_choice("attention.history.head", history.heads, "mean")
+        history_head = head_column.selectbox("Head", history.heads, key="attention.history.head")
+        st.caption(history.caption)
+        place_chart(attention_heatmap_chart(history.table, history_layer, history_head),
+                    key="attention.history.heatmap")

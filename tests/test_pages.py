@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from seqlab.data.uploads import list_uploads, save_upload
@@ -85,7 +86,9 @@ def trained_transformer(tmp_path_factory):
     home = tmp_path_factory.mktemp("trained_home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEQLAB_HOME", str(home))
-        record = train_foreground(RunConfig().with_overrides({**TINY, "model.arch": "transformer"}),
+        # Two epochs: the Attention page slides over the maps recorded after each.
+        record = train_foreground(RunConfig().with_overrides({**TINY, "model.arch": "transformer",
+                                                              "train.epochs": 2}),
                                   RunStore(home))
     assert record.status == "completed", record.message
     return home, record.run_id
@@ -463,11 +466,28 @@ def test_attention_draws_heatmaps_of_a_trained_transformer(trained_transformer, 
     check_page(at)
     assert at.selectbox(key="attention.run_id").value == run_id
     heatmaps = [frame for frame in chart_frames(at) if "weight" in frame]
-    assert len(heatmaps) == 2  # the per-head grid and the enlarged head
+    # The per-head grid, the enlarged head, and the map recorded after the last epoch.
+    assert len(heatmaps) == 3
     assert "" not in set(heatmaps[0]["key_token"])  # padding is left out
     at.text_input(key="attention.text").set_value("   ").run()
     check_page(at, "no text received")
     assert "no text received" in texts_of(at.error)
+
+
+def test_attention_slider_shows_each_recorded_epochs_map(trained_transformer, monkeypatch):
+    home, run_id = trained_transformer
+    monkeypatch.setenv("SEQLAB_HOME", str(home))
+    at = open_page(ATTENTION_PAGE).run()
+    check_page(at)
+    slider = at.select_slider(key="attention.history.epoch")
+    assert list(slider.options) == ["1", "2"] and slider.value == 2
+    last = [frame for frame in chart_frames(at) if "weight" in frame][-1]
+    slider.set_value(1).run()
+    check_page(at)
+    first = [frame for frame in chart_frames(at) if "weight" in frame][-1]
+    assert list(first["key_token"]) == list(last["key_token"])
+    assert not np.allclose(first["weight"].to_numpy(float), last["weight"].to_numpy(float))
+    assert "After epoch 1" in texts_of(at.caption)
 
 
 # ------------------------------------------------------------------ predict

@@ -319,6 +319,23 @@ NOTHING_SELECTED = "no runs selected: pick runs or seed groups above and the adv
 
 
 # --------------------------------------------------------------- attention
+def attention_growth_sentence(epoch: int, first_epoch: int, first_peak: float, peak: float) -> str:
+    """Says how concentrated a probe text's attention is at one epoch, against the first.
+
+    Args:
+        epoch: the epoch shown.
+        first_epoch: the first recorded epoch.
+        first_peak: the largest row peak (times an even share) after `first_epoch`.
+        peak: the same after `epoch`.
+    """
+    shown = f"After epoch {epoch}, the most-attended key of any row gets {peak:.1f} times an even share"
+    if epoch == first_epoch:
+        return shown + "; move the slider to see how the pattern changes with training."
+    change = "sharper than" if peak > first_peak * 1.1 else (
+        "flatter than" if peak < first_peak / 1.1 else "about as sharp as")
+    return shown + f", {change} after epoch {first_epoch} ({first_peak:.1f} times)."
+
+
 def nearly_uniform_sentence(layer: int, num_tokens: int, peak: float) -> str:
     """Says that a layer's attention is spread evenly, so the heatmap shows no structure.
 

@@ -126,3 +126,71 @@ def no_attention_message(store: RunStore, run_id: str) -> str:
     if record.arch != "transformer":
         return words.no_attention_layers(run_id, record.label, record.arch)
     return words.no_saved_model(run_id, record.label, record.status)
+
+
+@dataclass
+class TrainingAttentionView:
+    """One probe text's recorded attention after one epoch, for the slider over epochs.
+
+    Attributes:
+        table: `AttentionHistory.table` rows of the chosen layer (its mean
+            head, and the heads of the last layer), drawn by
+            `seqlab.attention_charts` unchanged.
+        epochs: every recorded epoch, in order (the slider's steps).
+        epoch: the epoch shown.
+        probes: the probe texts, in order (the picker's options).
+        heads: the heads recorded for `layer` ("mean" only below the last layer).
+        layers: the layers recorded, from 1.
+        caption: one sentence saying what is shown and how it changed.
+    """
+
+    table: pd.DataFrame
+    epochs: list[int]
+    epoch: int
+    probes: list[str]
+    heads: list[str]
+    layers: list[int]
+    caption: str
+
+
+def training_attention_view(store: RunStore, run_id: str, probe: int = 0, epoch: int | None = None,
+                            layer: int | None = None) -> TrainingAttentionView | None:
+    """Reads how a Transformer run's attention on one probe text formed over its epochs.
+
+    Args:
+        store: the run store.
+        run_id: a Transformer run (trained since attention has been recorded).
+        probe: which probe text, from 0 (clipped to those recorded).
+        epoch: the epoch to show (None or unrecorded: the last).
+        layer: the encoder block, from 1 (None or unrecorded: the last).
+
+    Returns:
+        The view, or None when the run recorded no attention history (older
+        runs, runs still in their first epoch, non-Transformer runs).
+    """
+    from seqlab.attention import attention_history
+
+    history = attention_history(store, run_id)
+    if history is None or not len(history.epochs):
+        return None
+    epochs = [int(e) for e in history.epochs]
+    epoch = epoch if epoch in epochs else epochs[-1]
+    layers = list(range(1, history.num_layers + 1))
+    layer = layer if layer in layers else layers[-1]
+    probe = min(max(int(probe), 0), len(history.texts) - 1)
+    table = history.table(probe, epoch=epoch, layer=layer)
+    heads = attention_heads(table)
+    first = history.table(probe, epoch=epochs[0], layer=layer, head="mean")
+    shown = table[table["head"].astype(str) == "mean"]
+    caption = words.attention_growth_sentence(
+        epoch, epochs[0], largest_row_peak(first), largest_row_peak(shown))
+    return TrainingAttentionView(table=table, epochs=epochs, epoch=epoch, probes=list(history.texts),
+                                 heads=heads, layers=layers, caption=caption)
+
+
+def largest_row_peak(table: pd.DataFrame) -> float:
+    """Returns the most times an even share any key gets in a table's rows (nan when empty)."""
+    from seqlab.attention import row_peaks
+
+    peaks = row_peaks(table)
+    return float(peaks["peak"].max()) if len(peaks) else float("nan")
