@@ -2,7 +2,7 @@
 
 The pages live in `pages/`; this list gives the sidebar its labels and icons
 (without it the home page would be listed by its file name). URLs stay
-`/`, `/Data`, `/Train`, `/Compare`, `/Attention`, `/Predict`.
+`/`, `/Data`, `/Train`, `/Compare`, `/Attention`, `/Predict`, `/Inside`.
 """
 
 import streamlit as st
@@ -20,6 +20,7 @@ PAGES = [
     st.Page("pages/3_Compare.py", title="Compare", icon=":material/stacked_line_chart:"),
     st.Page("pages/4_Attention.py", title="Attention", icon=":material/grid_view:"),
     st.Page("pages/5_Predict.py", title="Predict", icon=":material/label:"),
+    st.Page("pages/6_Inside.py", title="Inside", icon=":material/neurology:"),
 ]
 page = st.navigation(PAGES)
 keep_worker_warm(get_store())  # TensorFlow imported in a worker before the first click

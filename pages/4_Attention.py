@@ -14,9 +14,9 @@ from seqlab.views.attention import (  # noqa: E402
     no_attention_message, training_attention_view,
 )
 from seqlab.views.runs import model_runs  # noqa: E402
-from seqlab.data import examples_table  # noqa: E402
+from seqlab.ui.widgets import choose_text  # noqa: E402
 from seqlab.ui import (  # noqa: E402
-    attention_map, error_boundary, get_store, init_state, keep_choice, load_dataset, place_chart,
+    attention_map, error_boundary, get_store, init_state, keep_choice, place_chart,
 )
 
 RUN_PARAM = "attention.run_id"  # the URL holds the run id (not the selectbox's label)
@@ -46,14 +46,7 @@ with error_boundary():
     st.query_params[RUN_PARAM] = run_id
     record = store.get_run(run_id)
 
-    source = st.radio("Text", ["Type a sentence", "Pick a dataset example"],
-                      key="attention.source", horizontal=True)
-    if source == "Type a sentence":
-        text = st.text_input("Sentence", key="attention.text")
-    else:
-        examples = examples_table(load_dataset(record.config.data, record.config.seed), "test", n=10)
-        text = st.selectbox("Example from the test split", examples["text"].tolist(),
-                            key="attention.example")
+    text = choose_text("attention", record.config.data, record.config.seed)
 
     found = attention_map(str(store.home), run_id, text)
     layers = sorted(int(layer) for layer in found.table["layer"].unique())

@@ -36,6 +36,7 @@ TRAIN_PAGE = PAGES_DIR / "2_Train.py"
 COMPARE_PAGE = PAGES_DIR / "3_Compare.py"
 ATTENTION_PAGE = PAGES_DIR / "4_Attention.py"
 PREDICT_PAGE = PAGES_DIR / "5_Predict.py"
+INSIDE_PAGE = PAGES_DIR / "6_Inside.py"
 # Seconds one AppTest run may take: a first run imports the page's modules on a busy 2-core box.
 TIMEOUT = 90
 

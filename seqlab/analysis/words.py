@@ -319,6 +319,43 @@ NOTHING_SELECTED = "no runs selected: pick runs or seed groups above and the adv
 
 
 # --------------------------------------------------------------- attention
+def running_prediction_sentence(class_name: str, probability: float, token: str, position: int,
+                                change: float) -> str:
+    """Says where a recurrent run's running prediction moved most, and where it ended.
+
+    Args:
+        class_name: the class the probabilities are of.
+        probability: the probability after the last token.
+        token: the token after which it moved most.
+        position: that token's place in the text, from 1.
+        change: how much it moved there (signed).
+    """
+    way = "rose" if change > 0 else "fell"
+    return (f"The probability of {class_name} {way} most at \"{token}\" (token {position}, "
+            f"{change:+.2f}) and ended at {probability:.2f}.")
+
+
+def errors_sentence(label: str, accuracy: float, predicted: int, test_size: int,
+                    commonest: tuple[str, str, int] | None) -> str:
+    """Says how often a run was right on its test texts and which mistake it made most.
+
+    Args:
+        label: the run's label.
+        accuracy: the share predicted right.
+        predicted: texts predicted.
+        test_size: texts in the whole test split.
+        commonest: (true class, predicted class, count) of its commonest
+            mistake, or None when it made none.
+    """
+    sample = (f"all {test_size:,} test texts" if predicted == test_size
+              else f"{predicted:,} of its {test_size:,} test texts (a fixed sample)")
+    said = f"{label} got {accuracy:.1%} of {sample} right"
+    if commonest is None:
+        return said + ", with no mistake."
+    true, wrong, count = commonest
+    return said + f"; its commonest mistake: {count:,} {true} texts called {wrong}."
+
+
 def attention_growth_sentence(epoch: int, first_epoch: int, first_peak: float, peak: float) -> str:
     """Says how concentrated a probe text's attention is at one epoch, against the first.
 

@@ -181,6 +181,50 @@ def _predictions_table(home: str, run_ids: tuple[str, ...], texts: tuple[str, ..
     return predict(_store_for(home), list(run_ids), list(texts), model_cache())
 
 
+def text_states(home: str, run_id: str, text: str):
+    """Returns `seqlab.states.text_states` of a recurrent run for one text, cached per file version."""
+    from seqlab.inference import model_version
+
+    return _text_states(home, run_id, text, model_version(_store_for(home), run_id))
+
+
+@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Reading the states...")
+def _text_states(home: str, run_id: str, text: str, version):
+    from seqlab.inference import load_trained
+    from seqlab.states import text_states as read
+
+    return read(load_trained(_store_for(home), run_id, model_cache()), text)
+
+
+def predictions_on_test(home: str, run_id: str):
+    """Returns `seqlab.inference.test_predictions` of a run, cached per file version."""
+    from seqlab.inference import model_version
+
+    return _test_predictions(home, run_id, model_version(_store_for(home), run_id))
+
+
+@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Predicting the test texts...")
+def _test_predictions(home: str, run_id: str, version):
+    from seqlab.inference import test_predictions as predict
+
+    return predict(_store_for(home), run_id, model_cache())
+
+
+def disagreements_on_test(home: str, run_a: str, run_b: str):
+    """Returns `seqlab.inference.test_disagreements` of two runs, cached per file version."""
+    from seqlab.inference import model_version
+
+    store = _store_for(home)
+    return _test_disagreements(home, run_a, run_b, model_version(store, run_a), model_version(store, run_b))
+
+
+@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Comparing the test predictions...")
+def _test_disagreements(home: str, run_a: str, run_b: str, version_a, version_b):
+    from seqlab.inference import test_disagreements as compare
+
+    return compare(_store_for(home), run_a, run_b, model_cache())
+
+
 # ---------------------------------------------------------------- errors
 def error_message(error: BaseException) -> str:
     """Returns the user-facing text of an error (a KeyError's text without quotes)."""

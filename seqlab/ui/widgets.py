@@ -146,3 +146,26 @@ def delete_selected_runs(store: RunStore, run_ids: list[str]) -> None:
                                             if item not in deleted]
     st.session_state["compare.confirm_delete"] = False
     st.session_state["compare.notice"] = f"Deleted {len(deleted)} run(s). {' '.join(problems)}".strip()
+
+
+def choose_text(page: str, config, seed: int = 0, default: str = "") -> str:
+    """Lets the user type a sentence or pick one of a run's test examples; returns the text.
+
+    Args:
+        page: the page's key prefix ("attention", "inside.memory"): the widgets
+            are keyed `<page>.source`, `<page>.text` and `<page>.example`.
+        config: the run's `DataConfig` (its test split gives the examples).
+        seed: the run's seed (its split).
+        default: the sentence first shown in the text box.
+    """
+    from seqlab.data import examples_table
+    from seqlab.ui import load_dataset
+
+    st.session_state.setdefault(f"{page}.source", "Type a sentence")
+    st.session_state.setdefault(f"{page}.text", default)
+    source = st.radio("Text", ["Type a sentence", "Pick a dataset example"],
+                      key=f"{page}.source", horizontal=True)
+    if source == "Type a sentence":
+        return st.text_input("Sentence", key=f"{page}.text")
+    examples = examples_table(load_dataset(config, seed), "test", n=10)
+    return st.selectbox("Example from the test split", examples["text"].tolist(), key=f"{page}.example")

@@ -60,15 +60,17 @@ def runs_table(records: Sequence[RunRecord], epochs: pd.DataFrame | None) -> pd.
         {"test_accuracy": "float64", "test_accuracy_last": "float64", "best_epoch": "Int64"})
 
 
-def model_runs(store: RunStore, arch: str | None = None) -> dict[str, str]:
+def model_runs(store: RunStore, arch: str | None = None,
+               archs: Sequence[str] | None = None) -> dict[str, str]:
     """Returns finished runs that saved a model (newest first): run_id -> "label (run_id)".
 
     Args:
         arch: keep only this architecture (e.g. "transformer").
+        archs: keep only these architectures (e.g. the recurrent ones).
     """
     found = {}
     for record in store.list_runs(statuses=FINISHED_STATUSES):
-        if arch is not None and record.arch != arch:
+        if (arch is not None and record.arch != arch) or (archs is not None and record.arch not in archs):
             continue
         if store.has_model(record.run_id):
             found[record.run_id] = f"{record.label} · {dataset_title(record.config.data.dataset)} ({record.run_id})"

@@ -1,0 +1,98 @@
+"""Inside: what an RNN remembers, which words decided, how gradients flow, where models err."""
+
+import streamlit as st
+
+# This page's browser-tab title and favicon (see pages/4_Attention.py for why it may stand here).
+st.set_page_config(page_title="Inside · seqlab", page_icon=":material/neurology:")
+
+from seqlab.error_charts import confusion_chart  # noqa: E402
+from seqlab.state_charts import gates_chart, running_prediction_chart, state_heatmap_chart  # noqa: E402
+from seqlab.views import inside  # noqa: E402
+from seqlab.views.runs import model_runs  # noqa: E402
+from seqlab.ui import (  # noqa: E402
+    disagreements_on_test, error_boundary, get_store, keep_choice, place_chart, predictions_on_test,
+    text_states,
+)
+from seqlab.ui.widgets import choose_text  # noqa: E402
+
+store = get_store()
+home = str(store.home)
+
+st.title("Inside a model")
+st.caption("Look into the runs you trained: the memory of an LSTM, GRU or simple RNN token by token, "
+           "the words each model's prediction rests on, how far back its gradient reaches, and the "
+           "test texts it gets wrong.")
+
+
+def memory_tab() -> None:
+    runs = inside.recurrent_runs(store)
+    if not runs:
+        st.info("This view reads recurrent runs (lstm, gru, rnn, bilstm, bigru): train one on the "
+                "Train page, or click a preset on Home, then come back here.")
+        return
+    keep_choice("inside.memory.run", list(runs), next(iter(runs)))
+    run_id = st.selectbox("Recurrent run", list(runs), format_func=runs.get, key="inside.memory.run")
+    record = store.get_run(run_id)
+    text = choose_text("inside.memory", record.config.data, record.config.seed,
+                       default="the film was not good")
+    found = text_states(home, run_id, text)
+    layer_column, direction_column = st.columns(2)
+    view = inside.memory_view(found, st.session_state.get("inside.memory.layer"),
+                              st.session_state.get("inside.memory.direction", "forward"))
+    keep_choice("inside.memory.layer", view.layers, view.layers[-1])
+    layer_column.selectbox("Recurrent layer", view.layers, key="inside.memory.layer")
+    keep_choice("inside.memory.direction", view.directions, "forward")
+    direction_column.radio("Direction", view.directions, key="inside.memory.direction", horizontal=True)
+    view = inside.memory_view(found, st.session_state["inside.memory.layer"],
+                              st.session_state["inside.memory.direction"])
+    for note in view.notes:
+        st.info(note)
+    st.markdown("**Running prediction**")
+    st.caption("The classifier applied to the state after each token: where the line jumps, that "
+               "token changed the model's mind. " + view.sentence)
+    place_chart(running_prediction_chart(view.running), key="inside.memory.running")
+    st.markdown("**Hidden state**")
+    st.caption("One row per unit, one column per token: red and blue are the two signs of the state "
+               "the next token and the classifier read; a row that keeps its colour is a memory.")
+    place_chart(state_heatmap_chart(view.states, "hidden", view.layer, view.direction),
+                key="inside.memory.hidden")
+    if view.has_gates:
+        st.markdown("**Gates**")
+        st.caption("Each gate's opening (0 closed, 1 open) per unit and token: an LSTM's forget gate "
+                   "near 1 keeps the cell's memory, a GRU's update gate near 1 keeps the old state.")
+        place_chart(gates_chart(view.states, view.layer, view.direction), key="inside.memory.gates")
+    else:
+        st.caption("A simple RNN has no gates: each step overwrites its state through one tanh.")
+
+
+def errors_tab() -> None:
+    runs = model_runs(store)
+    if not runs:
+        st.info("Train a run on the Train page (or click a preset on Home), then come back here.")
+        return
+    keep_choice("inside.errors.run", list(runs), next(iter(runs)))
+    run_id = st.selectbox("Run", list(runs), format_func=runs.get, key="inside.errors.run")
+    view = inside.errors_view(predictions_on_test(home, run_id))
+    st.caption("Rows: the true class; columns: what the run said. The diagonal is right. " + view.sentence)
+    place_chart(confusion_chart(view.confusion), key="inside.errors.confusion")
+    st.markdown("**Its most confident mistakes**")
+    st.dataframe(view.mistakes, hide_index=True, key="inside.errors.mistakes")
+    others = inside.other_runs(runs, run_id)
+    if others:
+        keep_choice("inside.errors.other", list(others), next(iter(others)))
+        other = st.selectbox("Compare its mistakes with", list(others), format_func=others.get,
+                             key="inside.errors.other")
+        st.caption("Test texts one run gets right and the other wrong (the two must share a test split).")
+        st.dataframe(disagreements_on_test(home, run_id, other), hide_index=True,
+                     key="inside.errors.disagreements")
+
+
+DRAW = {inside.MEMORY: memory_tab, inside.ERRORS: errors_tab}
+
+with error_boundary():
+    # Only the open tab runs; its name is in the URL (?inside.tab=...), so each tab is a link.
+    tabs = st.tabs(list(DRAW), key="inside.tab", bind="query-params")
+    for tab, draw in zip(tabs, DRAW.values()):
+        if tab.open:
+            with tab, error_boundary():
+                draw()
