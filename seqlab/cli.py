@@ -1,4 +1,4 @@
-"""The command line: `python -m seqlab train|sweep|preset|runs|show|export|delete|attention|worker`.
+"""The command line: `python -m seqlab train|sweep|preset|runs|show|export|delete|attention|inspect|worker`.
 
 Bad flags and values exit with status 2 and one line on standard error naming
 the field, what was received and what is allowed; a damaged run store exits
@@ -93,9 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("run_id")
     show.add_argument("--json", action="store_true")
 
-    export = commands.add_parser("export", help="write a run's curves and config to stdout")
+    export = commands.add_parser(
+        "export", help="write a run's curves (csv, json), its model (keras) or a training script (script)")
     export.add_argument("run_id")
-    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--format", choices=("csv", "json", "keras", "script"), default="csv",
+                        help="csv/json: curves and config to stdout; keras: a .zip of model.keras, "
+                             "vocabulary and README; script: a standalone Keras training script")
+    export.add_argument("-o", "--output", help="file to write (keras: required; script: default stdout)")
 
     delete = commands.add_parser("delete", help="delete a finished run and its artifacts")
     delete.add_argument("run_id")
@@ -107,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     attention.add_argument("--json", action="store_true",
                            help="one JSON object: tokens and attention (layers, heads, T, T), padding left out")
 
+    inspect = commands.add_parser(
+        "inspect", help="what a run's model does with one text: attributions, RNN states, attention")
+    inspect.add_argument("run_id")
+    inspect.add_argument("--text", required=True, help="the text to read, e.g. \"not good at all\"")
+    inspect.add_argument("--json", action="store_true",
+                         help="one JSON object: tokens, output, baseline_output, attribution, occlusion; "
+                              "recurrent runs add states, gates, running_probability; transformers attention")
     worker = commands.add_parser("worker", help="train queued runs (started by the app)")
     worker.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_SECONDS,
                         help="seconds without queued runs before the worker exits")
@@ -454,6 +465,24 @@ def _show(args, store) -> int:
 
 
 def _export(args, store) -> int:
+    if args.format == "keras":
+        from seqlab.export import export_model
+
+        if not args.output:
+            raise UsageError("export --format keras: received no -o FILE, expected a .zip file or "
+                             "folder to write the model to, e.g. -o model.zip")
+        print(f"wrote {export_model(store, args.run_id, args.output)}")
+        return 0
+    if args.format == "script":
+        from seqlab.export import script_for_run
+
+        script = script_for_run(store, args.run_id)
+        if not args.output:
+            sys.stdout.write(script)
+            return 0
+        Path(args.output).write_text(script, encoding="utf-8")
+        print(f"wrote {args.output}: run it with python {args.output} --data FILE.csv [--epochs N]")
+        return 0
     record = store.get_run(args.run_id)
     payload = run_payload(store, record)
     if args.format == "json":
@@ -519,8 +548,26 @@ def _attention(args, store) -> int:
     return 0
 
 
+def _inspect(args, store) -> int:
+    """Prints which words decided a run's prediction for one text (or everything as JSON)."""
+    from seqlab.inspection import inspect_text
+
+    found = inspect_text(store, args.run_id, args.text)
+    if args.json:
+        print(json.dumps(found))
+        return 0
+    print(f"run {found['run_id']}: {found['label']} says {found['class_name']} with probability "
+          f"{found['output']:.3f} (all-zero embedding: {found['baseline_output']:.3f})")
+    print(f"{'token':>16}  {'attribution':>11}  {'occlusion':>9}"
+          + ("  running probability" if "running_probability" in found else ""))
+    running = found.get("running_probability", [None] * len(found["tokens"]))
+    for token, share, drop, after in zip(found["tokens"], found["attribution"], found["occlusion"], running):
+        print(f"{token:>16}  {share:+11.4f}  {drop:+9.4f}" + ("" if after is None else f"  {after:.3f}"))
+    return 0
+
+
 _COMMANDS = {"train": _train, "sweep": _sweep, "preset": _preset, "runs": _runs, "show": _show, "export": _export,
-             "delete": _delete, "attention": _attention, "worker": _worker}
+             "delete": _delete, "attention": _attention, "inspect": _inspect, "worker": _worker}
 
 
 # ------------------------------------------------------------------ progress

@@ -39,8 +39,8 @@ _VALUE_ALIASES = {"train.jit_compile": {"true": "on", "false": "off", "1": "on",
                                         "yes": "on", "no": "off"}}
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 PRECISIONS = ("float32", "mixed_bfloat16")
-# "rnn" is keras.layers.SimpleRNN: no gates, so its gradient vanishes with distance,
-# the reason the lecture gives for LSTM and GRU.
+# "rnn" is keras.layers.SimpleRNN: no gates, one tanh per step. The Inside page's
+# gradient-flow view shows how far back each trained model's gradient reaches.
 RECURRENT_ARCHITECTURES = ("lstm", "gru", "rnn", "bilstm", "bigru")
 BIDIRECTIONAL_ARCHITECTURES = ("bilstm", "bigru")
 # Names for sets of architectures, as the run form shows them ("Units (recurrent)").
