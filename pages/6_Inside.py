@@ -5,13 +5,14 @@ import streamlit as st
 # This page's browser-tab title and favicon (see pages/4_Attention.py for why it may stand here).
 st.set_page_config(page_title="Inside · seqlab", page_icon=":material/neurology:")
 
+from seqlab.attribution_charts import attribution_text_chart, gradient_by_position_chart  # noqa: E402
 from seqlab.error_charts import confusion_chart  # noqa: E402
 from seqlab.state_charts import gates_chart, running_prediction_chart, state_heatmap_chart  # noqa: E402
 from seqlab.views import inside  # noqa: E402
 from seqlab.views.runs import model_runs  # noqa: E402
 from seqlab.ui import (  # noqa: E402
-    disagreements_on_test, error_boundary, get_store, keep_choice, place_chart, predictions_on_test,
-    text_states,
+    attribution_table, disagreements_on_test, error_boundary, get_store, gradient_table, keep_choice,
+    load_dataset, place_chart, predictions_on_test, text_states,
 )
 from seqlab.ui.widgets import choose_text  # noqa: E402
 
@@ -65,6 +66,53 @@ def memory_tab() -> None:
         st.caption("A simple RNN has no gates: each step overwrites its state through one tanh.")
 
 
+def words_tab() -> None:
+    runs = model_runs(store)
+    if not runs:
+        st.info("Train a run on the Train page (or click a preset on Home), then come back here.")
+        return
+    st.session_state.setdefault("inside.words.runs", list(runs)[:2])
+    run_ids = st.multiselect(f"Runs, side by side (at most {inside.MAX_ATTRIBUTION_RUNS})", list(runs),
+                             format_func=runs.get, key="inside.words.runs",
+                             max_selections=inside.MAX_ATTRIBUTION_RUNS)
+    if not run_ids:
+        st.info("Select at least one run.")
+        return
+    record = store.get_run(run_ids[0])
+    text = choose_text("inside.words", record.config.data, record.config.seed,
+                       default="the film was not good")
+    method = st.radio("Measure", ["Integrated gradients", "Occlusion"], key="inside.words.method",
+                      horizontal=True)
+    value = "attribution" if method == "Integrated gradients" else "occlusion"
+    table = attribution_table(home, tuple(run_ids), text)
+    st.caption("Blue words pushed the run towards the class it predicts, red words against it; the "
+               "stronger the colour, the more. Integrated gradients add up, over the words, to the "
+               "prediction minus that of an all-zero input; occlusion is how much the probability "
+               "drops when the word is removed. " + inside.attribution_sentence(table, value))
+    place_chart(attribution_text_chart(table, value), key="inside.words.chart")
+
+
+def gradients_tab() -> None:
+    runs = model_runs(store)
+    if not runs:
+        st.info("Train a run on the Train page (or click a preset on Home), then come back here.")
+        return
+    st.session_state.setdefault("inside.gradients.runs", list(runs)[:3])
+    run_ids = st.multiselect("Runs", list(runs), format_func=runs.get, key="inside.gradients.runs")
+    if not run_ids:
+        st.info("Select at least one run.")
+        return
+    record = store.get_run(run_ids[0])
+    texts, labels = inside.gradient_texts(load_dataset(record.config.data, record.config.seed))
+    relative = st.toggle("Relative to the last token", key="inside.gradients.relative", value=True)
+    table = gradient_table(home, tuple(run_ids), tuple(texts), tuple(labels))
+    st.caption(f"How strongly the loss on {len(texts)} test texts of the first run's dataset pulls on each "
+               "token's embedding, by how far before the end it stands: a line that falls away means "
+               "the gradient vanishes before it reaches early words, so they are hard to learn from. "
+               + inside.gradient_sentence(table))
+    place_chart(gradient_by_position_chart(table, relative=relative), key="inside.gradients.chart")
+
+
 def errors_tab() -> None:
     runs = model_runs(store)
     if not runs:
@@ -87,7 +135,8 @@ def errors_tab() -> None:
                      key="inside.errors.disagreements")
 
 
-DRAW = {inside.MEMORY: memory_tab, inside.ERRORS: errors_tab}
+DRAW = {inside.MEMORY: memory_tab, inside.WORDS: words_tab, inside.GRADIENTS: gradients_tab,
+        inside.ERRORS: errors_tab}
 
 with error_boundary():
     # Only the open tab runs; its name is in the URL (?inside.tab=...), so each tab is a link.

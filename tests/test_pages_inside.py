@@ -8,6 +8,7 @@ would open them.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from seqlab.config import RunConfig
@@ -116,3 +117,42 @@ def test_errors_tab_lists_mistakes_and_disagreements(trained, monkeypatch):
     disagreements = next(frame.value for frame in at.dataframe if "right" in frame.value)
     assert set(disagreements["right"]) <= {"lstm 8u x1", "transformer 2h x1"}
     assert len(disagreements) == len(test_disagreements(RunStore(home), runs["lstm"], runs["transformer"]))
+
+
+def test_words_tab_draws_each_selected_runs_attributions_summing_to_its_output(trained, monkeypatch):
+    home, runs = trained
+    chosen = [runs["lstm"], runs["transformer"]]
+    at = open_tab(inside.WORDS, home, monkeypatch, **{"inside.words.runs": chosen})
+    check_page(at)
+    # One block of highlighted text per run, each with its own data.
+    table = pd.concat([frame for frame in chart_frames(at) if "attribution" in frame])
+    assert list(dict.fromkeys(table["run_id"])) == chosen
+    for _, rows in table.groupby("run_id"):
+        assert list(rows["token"]) == ["the", "film", "was", "not", "good"]
+        whole = rows["output"].iloc[0] - rows["baseline_output"].iloc[0]
+        assert rows["attribution"].sum() == pytest.approx(whole, abs=0.05 * abs(whole) + 1e-6)
+    assert "leans most on" in texts_of(at.caption)
+
+
+def test_words_tab_switches_to_occlusion(trained, monkeypatch):
+    home, runs = trained
+    at = open_tab(inside.WORDS, home, monkeypatch, **{"inside.words.runs": [runs["lstm"]]})
+    at.radio(key="inside.words.method").set_value("Occlusion").run()
+    check_page(at)
+    # The colour ("shade") follows the occlusion drops now, sign for sign.
+    table = pd.concat([frame for frame in chart_frames(at) if "shade" in frame])
+    strong = table["occlusion"].abs() > 1e-6
+    assert strong.any()
+    assert (np.sign(table.loc[strong, "shade"]) == np.sign(table.loc[strong, "occlusion"])).all()
+
+
+def test_gradient_tab_draws_one_line_per_run_from_the_last_token_back(trained, monkeypatch):
+    home, runs = trained
+    chosen = [runs["lstm"], runs["bigru"]]
+    at = open_tab(inside.GRADIENTS, home, monkeypatch, **{"inside.gradients.runs": chosen})
+    check_page(at)
+    table = next(frame for frame in chart_frames(at) if "distance_from_end" in frame)
+    assert set(table["run_id"]) == set(chosen)
+    at_end = table[table["distance_from_end"] == 0]
+    assert np.allclose(at_end["relative_gradient_norm"], 1.0)
+    assert "tokens before the end" in texts_of(at.caption)

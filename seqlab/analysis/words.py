@@ -319,6 +319,20 @@ NOTHING_SELECTED = "no runs selected: pick runs or seed groups above and the adv
 
 
 # --------------------------------------------------------------- attention
+def top_tokens_sentence(tops: list[tuple[str, str, str]]) -> str:
+    """Names each run's most decisive token: [(run label, token, class)] -> one sentence."""
+    parts = [f"{label} leans most on \"{token}\" (for {class_name})" for label, token, class_name in tops]
+    return "; ".join(parts) + "."
+
+
+def gradient_left_sentence(kept: list[tuple[str, float]], far: int) -> str:
+    """Says how much gradient reaches `far` tokens back and further: [(run label, share of the end's)]."""
+    if not kept:
+        return f"No text is longer than {far} tokens, so nothing reaches that far back."
+    parts = [f"{label} keeps {share:.2g} times its last token's gradient" for label, share in kept]
+    return f"{far} or more tokens before the end, " + "; ".join(parts) + "."
+
+
 def running_prediction_sentence(class_name: str, probability: float, token: str, position: int,
                                 change: float) -> str:
     """Says where a recurrent run's running prediction moved most, and where it ended.

@@ -225,6 +225,42 @@ def _test_disagreements(home: str, run_a: str, run_b: str, version_a, version_b)
     return compare(_store_for(home), run_a, run_b, model_cache())
 
 
+def attribution_table(home: str, run_ids: tuple[str, ...], text: str):
+    """Returns `seqlab.attribution.attribution_table` of several runs for one text, cached per file version."""
+    from seqlab.inference import model_version
+
+    store = _store_for(home)
+    return _attribution_table(home, run_ids, text, tuple(model_version(store, r) for r in run_ids))
+
+
+@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Integrating gradients...")
+def _attribution_table(home: str, run_ids: tuple[str, ...], text: str, versions):
+    from seqlab.attribution import attribution_for_text, attribution_table as stack
+    from seqlab.inference import load_trained
+
+    store = _store_for(home)
+    return stack([attribution_for_text(load_trained(store, run_id, model_cache()), text) for run_id in run_ids])
+
+
+def gradient_table(home: str, run_ids: tuple[str, ...], texts: tuple[str, ...], labels: tuple[int, ...]):
+    """Returns `seqlab.attribution.gradient_by_position_table` of runs on texts, cached per file version."""
+    from seqlab.inference import model_version
+
+    store = _store_for(home)
+    return _gradient_table(home, run_ids, texts, labels, tuple(model_version(store, r) for r in run_ids))
+
+
+@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner="Reading the gradients...")
+def _gradient_table(home: str, run_ids: tuple[str, ...], texts: tuple[str, ...], labels: tuple[int, ...],
+                    versions):
+    from seqlab.attribution import gradient_by_position_table
+    from seqlab.inference import load_trained
+
+    store = _store_for(home)
+    trained = [load_trained(store, run_id, model_cache()) for run_id in run_ids]
+    return gradient_by_position_table(trained, list(texts), list(labels))
+
+
 # ---------------------------------------------------------------- errors
 def error_message(error: BaseException) -> str:
     """Returns the user-facing text of an error (a KeyError's text without quotes)."""

@@ -100,6 +100,52 @@ def running_sentence(running: pd.DataFrame) -> str:
         int(biggest["position"]) + 1, float(biggest["change"]))
 
 
+# ---------------------------------------------------------------- words
+def attribution_sentence(table: pd.DataFrame, value: str = "attribution") -> str:
+    """Says which token mattered most to each run (by `value`), in one sentence.
+
+    Args:
+        table: `seqlab.attribution.attribution_table` rows of the runs shown.
+        value: "attribution" (integrated gradients) or "occlusion".
+    """
+    if table.empty:
+        return ""
+    tops = []
+    for _, rows in table.groupby("run_id", sort=False):
+        top = rows.loc[rows[value].idxmax()]
+        tops.append((str(top["label"]), str(top["token"]), str(top["class_name"])))
+    return words.top_tokens_sentence(tops)
+
+
+# ------------------------------------------------------------- gradients
+# Test texts whose gradients are averaged: enough for a smooth line, quick on a CPU.
+GRADIENT_TEXTS = 128
+
+
+def gradient_texts(dataset, limit: int = GRADIENT_TEXTS) -> tuple[list[str], list[int]]:
+    """Returns the first `limit` test texts of a dataset and their labels (what the gradients are read on)."""
+    return list(dataset.test_texts[:limit]), [int(label) for label in dataset.test_labels[:limit]]
+
+
+def gradient_sentence(table: pd.DataFrame, far: int = 10) -> str:
+    """Says, per run, how much of its gradient at the last token is left `far` tokens back and further.
+
+    Args:
+        table: `seqlab.attribution.gradient_by_position_table` rows.
+        far: the distance from the end compared with the end; short texts
+            (toy sentences) compare half their longest distance instead.
+    """
+    if table.empty:
+        return ""
+    far = max(1, min(far, int(table["distance_from_end"].max()) // 2))
+    kept = []
+    for _, rows in table.groupby("run_id", sort=False):
+        back = rows[rows["distance_from_end"] >= far]
+        if len(back):
+            kept.append((str(rows["label"].iloc[0]), float(back["relative_gradient_norm"].mean())))
+    return words.gradient_left_sentence(kept, far)
+
+
 # ---------------------------------------------------------------- errors
 @dataclass
 class ErrorsView:
