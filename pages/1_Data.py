@@ -8,6 +8,10 @@ import streamlit as st
 # script, so this one need not come before the imports and layout is left to app.py.
 st.set_page_config(page_title="Data · seqlab", page_icon=":material/description:")
 
+from seqlab.ui import use_app_navigation  # noqa: E402
+
+use_app_navigation()  # a first visit by a direct link runs app.py too
+
 from seqlab import charts  # noqa: E402
 from seqlab.views.data import data_config, label_counts_table, truncation_summary  # noqa: E402
 from seqlab.views.datasets import dataset_lesson, dataset_options, lengths_table  # noqa: E402

@@ -8,6 +8,10 @@ import streamlit as st
 # script, so this one need not come before the imports and layout is left to app.py.
 st.set_page_config(page_title="Train · seqlab", page_icon=":material/model_training:")
 
+from seqlab.ui import use_app_navigation  # noqa: E402
+
+use_app_navigation()  # a first visit by a direct link runs app.py too
+
 from seqlab.views.datasets import dataset_options  # noqa: E402
 from seqlab.views.train import live_board, size_estimate  # noqa: E402
 from seqlab.ui import error_boundary, get_store, imdb_status, init_state, load_dataset  # noqa: E402

@@ -8,6 +8,10 @@ import streamlit as st
 # script, so this one need not come before the imports and layout is left to app.py.
 st.set_page_config(page_title="Compare · seqlab", page_icon=":material/stacked_line_chart:")
 
+from seqlab.ui import use_app_navigation  # noqa: E402
+
+use_app_navigation()  # a first visit by a direct link runs app.py too
+
 from seqlab.views.compare import compare_view, load_compare, selection_lessons  # noqa: E402
 from seqlab.ui import compare, compare_cache, error_boundary, get_store, init_state, keep_choice  # noqa: E402
 from seqlab.ui.widgets import delete_selected_runs, show_lesson  # noqa: E402

@@ -8,6 +8,10 @@ import streamlit as st
 # script, so this one need not come before the imports and layout is left to app.py.
 st.set_page_config(page_title="Attention · seqlab", page_icon=":material/grid_view:")
 
+from seqlab.ui import use_app_navigation  # noqa: E402
+
+use_app_navigation()  # a first visit by a direct link runs app.py too
+
 from seqlab.attention_charts import attention_grid_chart, attention_heatmap_chart  # noqa: E402
 from seqlab.views.attention import (  # noqa: E402
     MAX_SHOWN_TOKENS, SHOW_MODES, WINDOW, attention_heads, attention_view, linked_run,

@@ -8,6 +8,10 @@ import streamlit as st
 # script, so this one need not come before the imports and layout is left to app.py.
 st.set_page_config(page_title="Predict · seqlab", page_icon=":material/label:")
 
+from seqlab.ui import use_app_navigation  # noqa: E402
+
+use_app_navigation()  # a first visit by a direct link runs app.py too
+
 from seqlab import charts  # noqa: E402
 from seqlab.views.predict import (  # noqa: E402
     before_after_table, diff_markdown, edited_lines, escape_markdown, parse_texts, prediction_errors,

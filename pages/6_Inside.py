@@ -5,6 +5,10 @@ import streamlit as st
 # This page's browser-tab title and favicon (see pages/4_Attention.py for why it may stand here).
 st.set_page_config(page_title="Inside · seqlab", page_icon=":material/neurology:")
 
+from seqlab.ui import use_app_navigation  # noqa: E402
+
+use_app_navigation()  # a first visit by a direct link runs app.py too
+
 from seqlab.attribution_charts import attribution_text_chart, gradient_by_position_chart  # noqa: E402
 from seqlab.error_charts import confusion_chart  # noqa: E402
 from seqlab.state_charts import gates_chart, running_prediction_chart, state_heatmap_chart  # noqa: E402
@@ -53,7 +57,7 @@ def memory_tab() -> None:
                "token changed the model's mind. " + view.sentence)
     place_chart(running_prediction_chart(view.running), key="inside.memory.running")
     st.markdown("**Hidden state**")
-    st.caption("One row per unit, one column per token: red and blue are the two signs of the state "
+    st.caption("One row per unit, one column per token: orange and blue are the two signs of the state "
                "the next token and the classifier read; a row that keeps its colour is a memory.")
     place_chart(state_heatmap_chart(view.states, "hidden", view.layer, view.direction),
                 key="inside.memory.hidden")
@@ -61,7 +65,8 @@ def memory_tab() -> None:
         st.markdown("**Gates**")
         st.caption("Each gate's opening (0 closed, 1 open) per unit and token: an LSTM's forget gate "
                    "near 1 keeps the cell's memory, a GRU's update gate near 1 keeps the old state.")
-        place_chart(gates_chart(view.states, view.layer, view.direction), key="inside.memory.gates")
+        place_chart(gates_chart(view.states, view.layer, view.direction), key="inside.memory.gates",
+                    stretch=False)
     else:
         st.caption("A simple RNN has no gates: each step overwrites its state through one tanh.")
 

@@ -27,12 +27,15 @@ from seqlab.states import GATES
 # The widest page a chart must fit (Streamlit's wide layout) and what the y title,
 # unit labels and facet spacing take beside the plot.
 PAGE_WIDTH, LABEL_WIDTH = 1100, 140
-# Pixels per token: a 10 px vertical label fits 14 px; long windows shrink to the smallest
-# band a 7 px label still fits, which sets how many tokens one chart shows.
-TOKEN_STEP, MIN_TOKEN_STEP = 14, 8
+# Pixels per token: short texts get wide columns (readable on a projector); long windows
+# shrink to the smallest band a 7 px vertical label still fits, which sets how many tokens
+# one chart shows.
+TOKEN_STEP, MIN_TOKEN_STEP = 40, 8
 MAX_CHART_TOKENS = (PAGE_WIDTH - LABEL_WIDTH) // MIN_TOKEN_STEP
 # Rows of a heatmap: at most this many units, each at least UNIT_BAND px high (more for few units).
 MAX_UNITS, UNIT_BAND, MAX_UNIT_BAND, HEATMAP_HEIGHT = 64, 8, 20, 240
+# What a stretched heatmap's title, vertical token labels, axis title and legend take.
+HEATMAP_MARGIN = 200
 FACET_SPACING = 16
 UNIT_ORDERS = ("variance", "first")
 # Diverging colours, white at 0, for h, c and candidates; sequential 0..1 for gates.
@@ -135,7 +138,10 @@ def state_heatmap_chart(state_table: pd.DataFrame, quantity: str = "hidden", lay
         y=alt.Y("unit:O", title="unit", axis=alt.Axis(labelOverlap="greedy", labelFontSize=8)),
         color=_value_colour(quantity, data["value"]),
         tooltip=_state_tooltip(),
-    ).properties(title=_title(title, notes), width=step * len(order), height=band * units)
+    # Streamlit stretches the chart to the page and fits all of it (title, token labels,
+    # legend) into `height`, so the margin they take is added to the rows' height.
+    ).properties(title=_title(title, notes), width="container",
+                 height=HEATMAP_MARGIN + band * units)
 
 
 def gates_chart(state_table: pd.DataFrame, layer: int | None = None, direction: str = "forward", *,
@@ -181,7 +187,8 @@ def gates_chart(state_table: pd.DataFrame, layer: int | None = None, direction: 
     width = step * len(order)
     columns = max(1, min(len(gates), (PAGE_WIDTH - LABEL_WIDTH) // (width + FACET_SPACING)))
     return alt.Chart(data).mark_rect().encode(
-        x=alt.X("label:O", sort=order, title="token (in reading order)", axis=_token_axis(step)),
+        # No x title under each facet: side by side they would overlap; the title says it.
+        x=alt.X("label:O", sort=order, title=None, axis=_token_axis(step)),
         y=alt.Y("unit:O", title="unit", axis=alt.Axis(labelOverlap="greedy", labelFontSize=8)),
         color=_value_colour("input_gate", data["value"]),
         facet=alt.Facet("gate:N", title=None, sort=[QUANTITY_TITLES[gate] for gate in gates],
@@ -283,7 +290,9 @@ def _with_labels(data: pd.DataFrame) -> tuple[pd.DataFrame, list[str], int]:
     labels = tokens if unique else names["position"].astype(str) + ": " + tokens
     label_of = dict(zip(names["position"], labels))
     order = list(labels)
-    step = int(np.clip((PAGE_WIDTH - LABEL_WIDTH) // max(len(order), 1), MIN_TOKEN_STEP, TOKEN_STEP))
+    # Room for one facet's spacing too, so a faceted chart of one column still fits.
+    room = PAGE_WIDTH - LABEL_WIDTH - FACET_SPACING
+    step = int(np.clip(room // max(len(order), 1), MIN_TOKEN_STEP, TOKEN_STEP))
     # Only what the charts encode travels to the browser (a heatmap has a row per cell).
     kept = [column for column in _CHART_COLUMNS if column in data]
     return data[kept].assign(label=data["position"].map(label_of)), order, step

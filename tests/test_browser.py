@@ -37,10 +37,14 @@ from tests.browser_support import (
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 DOCS_PICTURE = ROOT / "docs" / "compare.png"
+# The README's pictures of the Inside page: (tab, chart key) -> file.
+INSIDE_PICTURES = {("What the RNN remembers", "inside.memory.running"): ROOT / "docs" / "running-prediction.png",
+                   ("Which words decided", "inside.words.chart"): ROOT / "docs" / "attributions.png"}
+INSIDE_SENTENCE = "the film was not good"
 # URL path (Streamlit derives it from the file name, number prefix dropped) -> title on the page.
 PAGES = {"Home": ("/", "seqlab"), "Data": ("/Data", "Data"), "Train": ("/Train", "Train"),
          "Compare": ("/Compare", "Compare runs"), "Attention": ("/Attention", "Attention"),
-         "Predict": ("/Predict", "Predict")}
+         "Predict": ("/Predict", "Predict"), "Inside": ("/Inside", "Inside a model")}
 # The tiny run typed into the Train page's form (widget key -> value); the rest keeps defaults.
 TINY_FORM = {"train.sequence_length": 12, "train.embedding_dim": 8, "train.key_dim": 4,
              "train.ff_dim": 8, "train.epochs": 2, "train.batch_size": 16}
@@ -227,6 +231,26 @@ def attention_run(server):
     assert record.status == "completed", record.message
     assert record.test_accuracy > 0.9, f"the Transformer did not learn the task: {record.test_accuracy}"
     return record.run_id
+
+
+@pytest.fixture(scope="module")
+def inside_runs(server):
+    """An LSTM and a Transformer trained for real on the toy sentences with the form's defaults.
+
+    The toy preset's own recipe (its negated sentences make "not good" a
+    lesson), through the one training path in this process, without the XLA
+    compile (it costs more than these fits on 2 cores). Returns their ids.
+    """
+    from seqlab.config import presets
+    from seqlab.jobs import train_foreground
+    from seqlab.store import RunStore
+
+    found = []
+    for config in presets()[TOY_PRESET]["runs"][:2]:
+        record = train_foreground(config.with_overrides({"train.jit_compile": False}), RunStore(server.home))
+        assert record.status == "completed", record.message
+        found.append(record.run_id)
+    return found
 
 
 # ----------------------------------------------------------------- helpers
@@ -565,3 +589,24 @@ def test_the_attention_presets_heatmaps_label_every_token_in_the_browser(page, s
     assert "nearly uniform" not in page.locator(MAIN).inner_text()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     check_and_keep(page, "Attention-preset")
+
+
+@pytest.mark.parametrize("tab", ["What the RNN remembers", "Which words decided", "Gradient flow",
+                                 "Where models err"])
+def test_each_inside_view_draws_on_trained_runs(page, server, inside_runs, tab):
+    page.goto(f"{server.url}/Inside?inside.tab={tab.replace(' ', '+')}")
+    wait_for_app(page)
+    assert page.locator("h1").first.inner_text().strip() == "Inside a model"
+    # app.py's navigation, also when a link is a fresh server's first visit (not Streamlit's file list).
+    links = page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]')
+    assert [text.split()[-1] for text in links.all_inner_texts()] == list(PAGES)
+    wait_for_charts(page)
+    charts = drawn_charts(page)
+    assert all(chart["renderer"] != "svg" or chart["rects"] + chart["lines"] + chart["points"] > 0
+               for chart in charts), charts
+    # Nothing wider than the page.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    check_and_keep(page, "Inside-" + re.sub(r"\W+", "_", tab))
+    for (picture_tab, key), picture in INSIDE_PICTURES.items():
+        if picture_tab == tab and os.environ.get("SEQLAB_UPDATE_DOCS") == "1":
+            widget(page, key).screenshot(path=str(picture))

@@ -392,6 +392,28 @@ def _length_source(page: str) -> str:
     return dataset
 
 
-def place_chart(chart, key: str | None = None) -> None:
-    """Draws an altair chart the full width of its column."""
-    st.altair_chart(chart, width="stretch", key=key)
+def use_app_navigation() -> None:
+    """Reruns a page through app.py when Streamlit ran it on its own.
+
+    A server whose first visitor opens a page's link (`/Compare?...`) has
+    not yet run app.py's `st.navigation`, and Streamlit (1.67) then treats
+    `pages/` as an old-style pages folder: it runs the page script alone,
+    with a sidebar of file names ("app" first) and without app.py's warm
+    worker. `st.navigation` itself clears that flag for the process; doing
+    the same and rerunning runs app.py, which opens the same page (both
+    name it by the same URL path), with the query parameters kept.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def place_chart(chart, key: str | None = None, stretch: bool = True) -> None:
+    """Draws an altair chart the full width of its column, or (`stretch=False`) at its own size.
+
+    Heatmaps sized per token and unit keep their own size: stretched, their
+    cells would no longer be square enough to read.
+    """
+    st.altair_chart(chart, width="stretch" if stretch else "content", key=key)
