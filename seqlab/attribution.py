@@ -36,7 +36,6 @@ from seqlab.data.texts import split_tokens
 if TYPE_CHECKING:
     import keras
 
-    from seqlab.inference import TrainedRun
 
 EMBEDDING_LAYER = "embedding"
 # Integrated gradients: Gauss-Legendre nodes in each interval of a mesh of
@@ -126,6 +125,9 @@ class EmbeddingReplay:
         self._arguments = tuple(
             set(inspect.signature(layer.call).parameters) for layer in self.layers
         )
+        # Traced gradient functions, built on first use: run eagerly, a recurrent layer's
+        # gradient tape walks the time steps in Python, several times slower than its graph.
+        self._traced: dict[str, Any] = {}
 
     @property
     def vocabulary_size(self) -> int:
@@ -211,8 +213,64 @@ class EmbeddingReplay:
             mask = next_mask
         return x
 
+    def target_gradients(self, points, mask, predicted_class: int):
+        """Returns the predicted class's probability at each point and its gradient there.
 
-def _target(outputs, predicted_class: int):
+        Args:
+            points: `(n, T, embedding_dim)` float32 token vectors.
+            mask: `(n, T)` booleans or None.
+            predicted_class: the class whose probability is differentiated.
+
+        Returns:
+            `(targets (n,), gradients (n, T, embedding_dim))` tensors; each
+            point's gradient is that of its own target (they are independent rows).
+        """
+        def compute(points, mask, predicted_class):
+            import tensorflow as tf
+
+            with tf.GradientTape() as tape:
+                tape.watch(points)
+                target = _target(self.outputs_from(points, mask), predicted_class)  # (n,)
+                total = tf.reduce_sum(tf.cast(target, "float32"))
+            return target, tape.gradient(total, points)
+
+        return self._function("target", compute)(points, mask, predicted_class)
+
+    def loss_gradients(self, vectors, mask, labels):
+        """Returns the gradient of each text's own loss at its token vectors, `(n, T, embedding_dim)`.
+
+        Args:
+            vectors: `(n, T, embedding_dim)` float32 token vectors.
+            mask: `(n, T)` booleans or None.
+            labels: `(n,)` int32 class labels.
+        """
+        def compute(vectors, mask, labels):
+            import keras
+            import tensorflow as tf
+
+            with tf.GradientTape() as tape:
+                tape.watch(vectors)
+                outputs = tf.cast(self.outputs_from(vectors, mask), "float32")
+                if self.output_width == 1:
+                    losses = keras.losses.binary_crossentropy(tf.cast(labels[:, None], "float32"), outputs)
+                else:
+                    losses = keras.losses.sparse_categorical_crossentropy(labels, outputs)
+                # A sum, not the mean: each text's gradient is then its own loss's, whatever the batch size.
+                total = tf.reduce_sum(losses)
+            return tape.gradient(total, vectors)
+
+        return self._function("loss", compute)(vectors, mask, labels)
+
+    def _function(self, name: str, compute):
+        """`compute` traced once per replay (shapes relaxed, so new lengths and batch sizes reuse it)."""
+        import tensorflow as tf
+
+        if name not in self._traced:
+            self._traced[name] = tf.function(compute, reduce_retracing=True)
+        return self._traced[name]
+
+
+def _target(outputs, predicted_class):
     """The probability of `predicted_class` from `(batch, 1)` sigmoid or `(batch, C)` softmax outputs; (batch,)."""
     if outputs.shape[-1] == 1:
         positive = outputs[:, 0]
@@ -225,6 +283,12 @@ def _predicted_class(output_row: np.ndarray) -> int:
     if output_row.shape[-1] == 1:
         return int(output_row[0] >= 0.5)
     return int(np.argmax(output_row))
+
+
+def _replay_of(trained: Any) -> EmbeddingReplay:
+    """The replay kept with a loaded run (its traced functions reused), else a new one."""
+    replay = getattr(trained.loaded, "replay", None)
+    return replay if replay is not None else EmbeddingReplay(trained.model)
 
 
 def _replay(model) -> EmbeddingReplay:
@@ -411,7 +475,6 @@ class _Path:
 
     def _evaluate(self, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Returns the target at each alpha (points,) and the gradient times x per token (points, T)."""
-        import tensorflow as tf
         from keras import ops
 
         targets, contributions = [], []
@@ -420,12 +483,9 @@ class _Path:
             size = int(chunk.shape[0])
             points = chunk[:, None, None] * self.vectors  # (chunk, T, E): x0 + alpha (x - x0)
             mask = None if self.mask is None else ops.repeat(self.mask, size, axis=0)  # (chunk, T)
-            with tf.GradientTape() as tape:
-                tape.watch(points)
-                target = _target(self.replay.outputs_from(points, mask), self.predicted_class)  # (chunk,)
-                # Each point's target depends on its own row only, so one sum gives every row's gradient.
-                total = ops.sum(ops.cast(target, "float32"))
-            gradients = np.asarray(tape.gradient(total, points), dtype=np.float64)  # (chunk, T, E)
+            # Each point's target depends on its own row only, so one sum gives every row's gradient.
+            target, gradients = self.replay.target_gradients(points, mask, self.predicted_class)
+            gradients = np.asarray(gradients, dtype=np.float64)  # (chunk, T, E)
             targets.append(np.asarray(target, dtype=np.float64))
             contributions.append(np.sum(gradients * self.difference, axis=-1))  # (chunk, T)
         return np.concatenate(targets), np.concatenate(contributions)
@@ -533,8 +593,6 @@ def gradient_norms(model: "keras.Model | EmbeddingReplay", token_ids: Any, label
     Raises:
         ValueError: on invalid ids, or labels that do not match them.
     """
-    import keras
-    import tensorflow as tf
     from keras import ops
 
     replay = _replay(model)
@@ -544,16 +602,7 @@ def gradient_norms(model: "keras.Model | EmbeddingReplay", token_ids: Any, label
     for start in range(0, len(ids), GRADIENT_BATCH):
         vectors, mask = replay.embed(ids[start:start + GRADIENT_BATCH])  # (batch, T, E)
         label = ops.convert_to_tensor(targets[start:start + GRADIENT_BATCH])
-        with tf.GradientTape() as tape:
-            tape.watch(vectors)
-            outputs = ops.cast(replay.outputs_from(vectors, mask), "float32")
-            if replay.output_width == 1:
-                losses = keras.losses.binary_crossentropy(ops.cast(label[:, None], "float32"), outputs)
-            else:
-                losses = keras.losses.sparse_categorical_crossentropy(label, outputs)
-            # A sum, not the mean: each text's gradient is then its own loss's, whatever the batch size.
-            total = ops.sum(losses)
-        gradients = tape.gradient(total, vectors)  # (batch, T, E)
+        gradients = replay.loss_gradients(vectors, mask, label)  # (batch, T, E)
         norms.append(np.linalg.norm(np.asarray(gradients, dtype=np.float64), axis=-1))  # (batch, T)
     return np.concatenate(norms)
 
@@ -622,7 +671,7 @@ def _check_labels(labels: Any, count: int, num_classes: int) -> np.ndarray:
 
 
 def gradient_by_position_table(
-    trained_runs: Sequence["TrainedRun"], texts: Sequence[str], labels: Any,
+    trained_runs: Sequence[Any], texts: Sequence[str], labels: Any,
 ) -> pd.DataFrame:
     """The gradient norm by distance from the end for several runs, as one tidy table.
 
@@ -649,8 +698,7 @@ def gradient_by_position_table(
     rows = []
     for trained in trained_runs:
         ids = trained.vectorizer.encode(texts)  # (N, T)
-        replay = EmbeddingReplay(trained.model)
-        norms = gradient_norms(replay, ids, labels)  # (N, T)
+        norms = gradient_norms(_replay_of(trained), ids, labels)  # (N, T)
         means, counts = _by_distance(norms, distances_from_end(ids))
         at_end = means[0] if counts[0] and means[0] > 0 else np.nan
         for distance in np.flatnonzero(counts):
@@ -727,7 +775,7 @@ class TextAttribution:
         }
 
 
-def attribution_for_text(trained: "TrainedRun", text: str, steps: int | None = None) -> TextAttribution:
+def attribution_for_text(trained: Any, text: str, steps: int | None = None) -> TextAttribution:
     """Explains one run's prediction for one text: integrated gradients and occlusion per token.
 
     The text is vectorized as the run was trained (vocabulary, length,
@@ -755,7 +803,7 @@ def attribution_for_text(trained: "TrainedRun", text: str, steps: int | None = N
             f"text: received {text!r}, which has no token the run reads (after cleaning it is empty); "
             f"type words"
         )
-    replay = EmbeddingReplay(trained.model)
+    replay = _replay_of(trained)
     data = trained.config.data
     explained = integrated_gradients(replay, ids, steps=steps)
     dropped = occlusion(replay, ids, padding=data.padding)  # (T,)

@@ -55,6 +55,8 @@ class LoadedModel:
         forward: (batch, T) int32 ids -> the model's outputs; one graph for
             every batch size and length, so new texts never trace again.
         probe: the `seqlab.attention.AttentionProbe` of a Transformer, else None.
+        replay: the `seqlab.attribution.EmbeddingReplay` of the model: kept with
+            it so its traced gradient functions serve every later attribution.
     """
 
     model: Any  # keras.Model
@@ -63,6 +65,7 @@ class LoadedModel:
     version: tuple[FileVersion, ...]
     forward: Callable[[Any], Any] = field(repr=False)
     probe: AttentionProbe | None = field(repr=False)
+    replay: Any = field(default=None, repr=False)  # seqlab.attribution.EmbeddingReplay
 
     @classmethod
     def build(cls, model, vectorizer, class_names: tuple[str, ...],
@@ -88,8 +91,10 @@ class LoadedModel:
             input_signature=[tf.TensorSpec((None, None), tf.int32, name="token_ids")],
             autograph=False,  # Keras layers need no conversion; tracing is quicker without it
         )
+        from seqlab.attribution import EmbeddingReplay
+
         probe = AttentionProbe(model) if has_attention(model) else None
-        return cls(model, vectorizer, class_names, version, forward, probe)
+        return cls(model, vectorizer, class_names, version, forward, probe, EmbeddingReplay(model))
 
     def probabilities(self, token_ids: np.ndarray) -> np.ndarray:
         """Returns class probabilities (batch, num_classes) for (batch, T) ids."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from seqlab import charts
-from seqlab.views.compare import CompareData, CompareView, VERDICT_METRICS, VERDICT_NEEDS_TWO, advice_lines, budget_datasets, budget_table, compare_runs_table, groups_view, pareto_labels, sentence_list, sweep_families, sweep_fields, sweep_view, verdict_view
+from seqlab import charts, hparam_charts
+from seqlab.views.compare import CompareData, CompareView, VERDICT_METRICS, VERDICT_NEEDS_TWO, advice_lines, budget_datasets, budget_table, compare_runs_table, groups_view, hyperparameter_table, pareto_labels, sentence_list, sweep_families, sweep_fields, sweep_view, verdict_view
 from seqlab.views.datasets import dataset_title
 from seqlab.ui import keep_choice, place_chart
 from seqlab.ui.widgets import COMPARE_RUN_COLUMNS
@@ -240,6 +240,15 @@ def sweep_tab(data: CompareData, view: CompareView, selected: list[str]) -> None
                  column_config={**SWEEP_COLUMNS, "value": st.column_config.Column(field)})
 
 
+def hyperparameters_tab(data: CompareData, view: CompareView, selected: list[str]) -> None:
+    """Parallel coordinates of the settings that differ among the selected runs, against their accuracy."""
+    if not selected:
+        st.info("Select runs or seed groups above to see which of their settings went with high accuracy.")
+        return
+    st.caption("Each line is a run; where lines of high accuracy cross an axis shows the values that worked.")
+    place_chart(hparam_charts.hyperparameter_chart(hyperparameter_table(view)), key="compare.hyperparameter_chart")
+
+
 def advice_tab(data: CompareData, view: CompareView, selected: list[str]) -> None:
     """The 'which architecture?' panel, computed from the selected runs that completed."""
     st.markdown("**Which architecture?** Drawn from the selected runs that completed:")
@@ -250,5 +259,5 @@ def advice_tab(data: CompareData, view: CompareView, selected: list[str]) -> Non
 # Tab name -> what it draws, in order; the first is open by default.
 TABS = {
     "Curves": curves_tab, "Overfitting": overfitting_tab, "Verdict": verdict_tab,
-    "Budgets": budgets_tab, "Sweep": sweep_tab, "Advice": advice_tab,
+    "Budgets": budgets_tab, "Sweep": sweep_tab, "Hyperparameters": hyperparameters_tab, "Advice": advice_tab,
 }

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from seqlab.analysis import advice, budgets, stats, sweeps, tables, words
+from seqlab.analysis import advice, budgets, hparams, stats, sweeps, tables, words
 from seqlab.analysis.frames import EPOCH_COLUMNS, completed
 from seqlab.analysis.labels import label_runs
 from seqlab.analysis import lessons
@@ -527,6 +527,16 @@ def advice_lines(view: CompareView) -> list[str]:
     if not view.run_ids:
         return [words.NOTHING_SELECTED]
     return advice.advice(view.summary, view.all_curves)
+
+
+def hyperparameter_table(view: CompareView) -> pd.DataFrame:
+    """Returns `analysis.hparams.hyperparameter_table` of the selected runs (the Hyperparameters tab).
+
+    One row per run and axis: the settings that differ among the selected
+    runs that recorded a validation accuracy, then their accuracies, each
+    normalised to [0, 1]; runs are named by their labels within the selection.
+    """
+    return hparams.hyperparameter_table(view.summary)
 
 
 def curves_csv(curves: pd.DataFrame) -> bytes:
