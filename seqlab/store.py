@@ -5,14 +5,14 @@ Layout under the store's home (the entry points pass it: `--home`, else
 
     runs.db                 SQLite in WAL mode: readers never block the writer
     artifacts/<run_id>/     model.keras, vocabulary.json, meta.json, error.log,
-                            attention_history.npz of one run
+                            attention_history.npz, tensorboard/ of one run
     cache/<name>/           caches kept with the store (vectorized ids: `cache_dir`)
     logs/                   worker logs (written by `seqlab.jobs`)
 
 The store is the only owner of the artifact folders: it names their files
-and hands out their paths (`model_path`, `vocabulary_path`, `error_log_path`),
-reads and writes `meta.json` (`read_meta`, `write_meta`) and a Transformer
-run's attention over training (`write_attention_history`,
+and hands out their paths (`model_path`, `vocabulary_path`, `error_log_path`,
+`tensorboard_path`), reads and writes `meta.json` (`read_meta`, `write_meta`)
+and a Transformer run's attention over training (`write_attention_history`,
 `read_attention_history`), and says whether a run saved a model
 (`has_model`). Nothing else builds an artifact path.
 
@@ -43,6 +43,7 @@ import contextlib
 import functools
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import re
@@ -95,6 +96,8 @@ META_FILE = "meta.json"
 ERROR_LOG = "error.log"
 # The attention of a Transformer run's probe texts after each epoch (`seqlab.attention.AttentionHistory`).
 ATTENTION_HISTORY_FILE = "attention_history.npz"
+# A run's TensorBoard event files: train/, validation/ and its settings (`training.TensorBoardWriter`).
+TENSORBOARD_FOLDER = "tensorboard"
 _RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -275,10 +278,33 @@ def _schema_v3(conn: sqlite3.Connection) -> None:
         )""")
 
 
+def _schema_v4(conn: sqlite3.Connection) -> None:
+    """Adds `step_losses`: each run's training loss every few steps (`RunStore.add_step_losses`).
+
+    One row per recorded point: the global step (1-based over the whole run),
+    its epoch and step within the epoch, the epoch's steps (so charts can put
+    runs of other batch sizes on one fractional-epoch axis) and the loss (NULL
+    where it was not finite). Runs recorded before version 4 have no rows;
+    their per-epoch curves are unchanged. Deleting a run deletes its rows
+    (the foreign key cascades).
+    """
+    conn.execute("""
+        CREATE TABLE step_losses (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            global_step INTEGER NOT NULL,
+            epoch INTEGER NOT NULL,
+            step INTEGER NOT NULL,
+            steps_per_epoch INTEGER NOT NULL,
+            loss REAL,
+            PRIMARY KEY (run_id, global_step)
+        ) WITHOUT ROWID""")
+
+
 # MIGRATIONS[i] brings a database from schema version i to i + 1. To add a field
 # later, append a function (e.g. `ALTER TABLE runs ADD COLUMN ... DEFAULT ...`);
 # never edit one that has shipped.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_schema_v1, _schema_v2, _schema_v3)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _schema_v1, _schema_v2, _schema_v3, _schema_v4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -982,6 +1008,16 @@ class RunStore:
         """
         return self.artifact_dir(run_id) / ERROR_LOG
 
+    def tensorboard_path(self, run_id: str) -> Path:
+        """Returns the folder of the run's TensorBoard event files (`tensorboard/`; its parent is created).
+
+        Deleted with the run's artifact folder (`delete_run`).
+
+        Raises:
+            ValueError: for an id that is not a plain name.
+        """
+        return self.artifact_dir(run_id) / TENSORBOARD_FOLDER
+
     def has_model(self, run_id: str) -> bool:
         """Returns whether the run saved a model (creates nothing; False for a bad id)."""
         try:
@@ -1187,6 +1223,58 @@ class RunStore:
         return frame.astype({"num_params": "Int64", "best_epoch": "Int64",
                              **{name: "float64" for name in numeric}})
 
+    # --------------------------------------------------------- step losses
+    def add_step_losses(self, run_id: str, points: Iterable[dict[str, Any]]) -> None:
+        """Records points of the run's training loss per step, all in one transaction.
+
+        Called once per epoch by `seqlab.training.StepLossRecorder`, never per
+        step. Re-adding a global step replaces its point.
+
+        Args:
+            run_id: the run.
+            points: one dict per point: "global_step" (1-based over the whole
+                run), "epoch" (1-based), "step" (batches done in that epoch,
+                1-based), "steps_per_epoch" and "loss" (a number; None, NaN
+                or inf are stored as NULL).
+
+        Raises:
+            ValueError: for a point missing a key, a step or epoch that is not
+                a whole number >= 1, or a loss that is not a number.
+            RunNotFoundError: when there is no such run.
+        """
+        rows = [_step_loss_row(index, point) for index, point in enumerate(points)]
+        if not rows:
+            return
+        with self._write() as conn:
+            try:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO step_losses (run_id, global_step, epoch, step, steps_per_epoch,"
+                    " loss) VALUES (?, ?, ?, ?, ?, ?)", [(run_id, *row) for row in rows])
+            except sqlite3.IntegrityError:  # the foreign key: no such run
+                raise self._missing(run_id) from None
+
+    def step_losses_frame(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Returns the runs' recorded step losses, in one query.
+
+        Args:
+            run_ids: the runs to include (None: all).
+
+        Returns:
+            Columns run_id, global_step, epoch, step, steps_per_epoch (int64)
+            and loss (float64, NaN where it was not finite), ordered by run_id
+            and global_step; no rows for a run that recorded none.
+        """
+        sql, params = self._run_filter(run_ids=run_ids)
+        with self._read() as conn:
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain tuples: thousands of rows
+            rows = cursor.execute(
+                f"SELECT {', '.join(_STEP_LOSS_COLUMNS)} FROM step_losses{sql} ORDER BY run_id, global_step",
+                params).fetchall()
+        frame = pd.DataFrame.from_records(rows, columns=list(_STEP_LOSS_COLUMNS))
+        return frame.astype({"run_id": "object", **{name: "int64" for name in _STEP_LOSS_COLUMNS[1:-1]},
+                             "loss": "float64"})
+
     # ----------------------------------------------------------- summaries
     def summaries_frame(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
         """Returns what each run's curves say: one row per run, without reading finished runs' epochs.
@@ -1388,6 +1476,33 @@ def _config_entry(text: str) -> tuple[str, str, str, tuple, str]:
     """What `runs_frame` shows of a stored config: label, arch, dataset, `flat()` values, note."""
     config, note = _read_config(text)
     return config.label(), config.model.arch, config.data.dataset, tuple(config.flat().values()), note
+
+
+_STEP_LOSS_COLUMNS = ("run_id", "global_step", "epoch", "step", "steps_per_epoch", "loss")
+
+
+def _step_loss_row(index: int, point: dict[str, Any]) -> tuple:
+    """One `add_step_losses` point checked, as (global_step, epoch, step, steps_per_epoch, loss).
+
+    Raises:
+        ValueError: for a missing key, a count that is not a whole number >= 1, or a
+            loss that is not a number.
+    """
+    if not isinstance(point, dict):
+        raise ValueError(f"step loss point {index}: received {type(point).__name__}, expected a dict "
+                         f"with {', '.join(_STEP_LOSS_COLUMNS[1:])}")
+    missing = [name for name in _STEP_LOSS_COLUMNS[1:] if name not in point]
+    if missing:
+        raise ValueError(f"step loss point {index}: missing {', '.join(missing)}; received keys "
+                         f"{', '.join(map(str, point)) or '(none)'}")
+    counts = []
+    for name in _STEP_LOSS_COLUMNS[1:-1]:
+        value = point[name]
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"step loss point {index}: {name} received {value!r}, expected a whole number >= 1")
+        counts.append(int(value))
+    loss = _metric(point["loss"], "loss")
+    return (*counts, loss if loss is not None and math.isfinite(loss) else None)
 
 
 def _checked_results(**results: Any) -> dict[str, Any]:

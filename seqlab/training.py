@@ -6,8 +6,9 @@ through `train_run`. It knows nothing of any UI: it reports through a Keras
 callback that writes progress and per-epoch metrics to the `RunStore`, checks
 the store's stop flag between compiled steps, and ends a run whose loss turns
 NaN/inf as `diverged` instead of crashing. Its files (model, vocabulary,
-meta.json, error.log, and a Transformer's attention over training, recorded
-by `AttentionRecorder`) go where the store says.
+meta.json, error.log, TensorBoard event files written by `TensorBoardWriter`,
+and a Transformer's attention over training, recorded by `AttentionRecorder`)
+go where the store says.
 
 Fast by default on CPU: the training step is XLA-compiled where the run is
 long enough to win back the compile (`uses_xla`), and runs
@@ -159,10 +160,12 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
     reporter = StoreReporter(store, run_id, config.train.epochs, notify,
                              keep_best=config.train.restore_best)
     callbacks = [reporter]
+    callbacks.append(StepLossRecorder(store, run_id, len(data.y_train), config.train.batch_size))
     if has_attention(model):
         recorder = AttentionRecorder(store, run_id, model, dataset.val_texts, data.x_val, vectorizer)
         if recorder is not None:
             callbacks.append(recorder)
+    callbacks.append(TensorBoardWriter(store, run_id, config))
     model.fit(
         data.x_train, data.y_train,
         validation_data=(data.x_val, data.y_val),
@@ -678,6 +681,234 @@ def AttentionRecorder(store: RunStore, run_id: str, model, validation_texts: lis
     history = AttentionHistory.start(run_id, [validation_texts[i] for i in rows], token_ids,
                                      vectorizer.tokens(token_ids))
     return _make_attention_recorder_class()(store, run_id, probe, history, token_ids)
+
+
+# Step losses: about this many points an epoch, and at most this many a run (a long run's
+# points span more batches), so a run's rows stay few whatever its length.
+STEP_LOSS_POINTS_PER_EPOCH = 20
+STEP_LOSS_MAX_POINTS = 2000
+
+
+def step_loss_stride(steps_per_epoch: int, epochs: int,
+                     points_per_epoch: int = STEP_LOSS_POINTS_PER_EPOCH,
+                     max_points: int = STEP_LOSS_MAX_POINTS) -> int:
+    """Returns how many batches one recorded step-loss point spans (the stride).
+
+    An epoch gets a budget of `points_per_epoch` points, fewer when `epochs`
+    times that would pass `max_points`; the stride is the epoch's steps over
+    that budget, rounded up. An epoch then records ceil(steps_per_epoch /
+    stride) <= budget points (its last one may span fewer batches), so a run
+    records at most epochs x budget <= `max_points` points (one an epoch past
+    `max_points` epochs, which `train.epochs` does not allow).
+
+    Args:
+        steps_per_epoch: the batches of one epoch.
+        epochs: the epochs planned.
+        points_per_epoch: the most points an epoch gets.
+        max_points: the most points a run gets.
+
+    Returns:
+        The stride, a whole number >= 1.
+    """
+    budget = max(1, min(points_per_epoch, max_points // max(1, epochs)))
+    return max(1, math.ceil(max(1, steps_per_epoch) / budget))
+
+
+def _make_step_loss_recorder_class():
+    keras = _keras()
+
+    class _StepLossRecorder(keras.callbacks.Callback):
+        """Records the training loss every `stride` batches; the store writes once per epoch.
+
+        Keras's batch-end `logs["loss"]` is the running mean of the epoch so
+        far, weighted by examples. Running mean times examples seen is the
+        epoch's summed loss, so the difference between two points over the
+        examples between them is the mean loss of the batches in between:
+        each point is that window's mean, and an epoch's points, weighted by
+        their examples, average to the epoch's recorded loss. With
+        `steps_per_execution` > 1 Keras calls back once per execution, after
+        its last step (a step past a short epoch's end is the epoch's last):
+        a point is recorded at the first call a stride or more after the last
+        point, and always at an epoch's last step, or at its last call when a
+        stop or divergence cut it short. A loss that is not finite is stored
+        as NULL.
+        """
+
+        def __init__(self, store: RunStore, run_id: str, train_examples: int, batch_size: int):
+            super().__init__()
+            self.store, self.run_id = store, run_id
+            self.train_examples, self.batch_size = int(train_examples), int(batch_size)
+            self.steps_per_epoch = max(1, math.ceil(self.train_examples / max(1, self.batch_size)))
+            self.stride = 1
+            self.pending: list[dict[str, Any]] = []
+            self._epoch = 0
+            self._done = 0
+            self._mean = math.nan
+            self._last_done = 0
+            self._last_total = 0.0
+
+        def on_train_begin(self, logs=None):
+            self.steps_per_epoch = int(self.params.get("steps") or self.steps_per_epoch)
+            self.stride = step_loss_stride(self.steps_per_epoch, int(self.params.get("epochs") or 1))
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch, self._done, self._mean = epoch + 1, 0, math.nan
+            self._last_done, self._last_total = 0, 0.0
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is None:
+                return
+            self._done, self._mean = min(batch + 1, self.steps_per_epoch), float(loss)
+            if self._done - self._last_done >= self.stride or self._done >= self.steps_per_epoch:
+                self._record()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self._done > self._last_done:  # the epoch was cut short between two points
+                self._record()
+            self._flush()
+
+        def on_train_end(self, logs=None):
+            self._flush()
+
+        def _examples(self, steps: int) -> int:
+            return min(steps * self.batch_size, self.train_examples)
+
+        def _record(self) -> None:
+            examples = self._examples(self._done)
+            total = self._mean * examples  # the epoch's summed loss so far
+            window = examples - self._examples(self._last_done)
+            loss = (total - self._last_total) / window if window > 0 else self._mean
+            self.pending.append({
+                "global_step": (self._epoch - 1) * self.steps_per_epoch + self._done,
+                "epoch": self._epoch, "step": self._done, "steps_per_epoch": self.steps_per_epoch,
+                "loss": loss if math.isfinite(loss) else None,
+            })
+            self._last_done, self._last_total = self._done, total
+
+        def _flush(self) -> None:
+            if self.pending:
+                self.store.add_step_losses(self.run_id, self.pending)
+                self.pending = []
+
+    return _StepLossRecorder
+
+
+def StepLossRecorder(store: RunStore, run_id: str, train_examples: int, batch_size: int):
+    """Returns the Keras callback that records a run's training loss every few steps.
+
+    About `STEP_LOSS_POINTS_PER_EPOCH` points an epoch and at most
+    `STEP_LOSS_MAX_POINTS` a run (`step_loss_stride`), each the mean loss
+    of the batches since the epoch's previous point, written by
+    `RunStore.add_step_losses` once per epoch (and when training ends).
+    Built lazily so importing `seqlab.training` does not import TensorFlow.
+
+    Args:
+        store: the run store.
+        run_id: the run being trained.
+        train_examples: the training split's examples (the last batch of an
+            epoch may be short).
+        batch_size: examples per batch (`train.batch_size`).
+    """
+    return _make_step_loss_recorder_class()(store, run_id, train_examples, batch_size)
+
+
+# The tags TensorBoard's own Keras callback writes, so its dashboards overlay train and validation.
+TENSORBOARD_METRICS = {"loss": "epoch_loss", "accuracy": "epoch_accuracy"}
+
+
+def tensorboard_hparams(config: RunConfig) -> dict[str, bool | int | float | str]:
+    """Returns the run's settings as the HParams plugin takes them: `RunConfig.flat()`'s plain values.
+
+    Args:
+        config: the run recipe.
+
+    Returns:
+        Field path ("model.units") -> value, for every field whose value is a
+        bool, number or string (None and other types are left out).
+    """
+    return {name: value for name, value in config.flat().items()
+            if isinstance(value, (bool, int, float, str))}
+
+
+def _make_tensorboard_writer_class():
+    keras = _keras()
+
+    class _TensorBoardWriter(keras.callbacks.Callback):
+        """Writes a run's epochs and settings as TensorBoard event files, flushed every epoch.
+
+        Lays the folder out as TensorBoard's Keras callback does: `train/` and
+        `validation/` hold `epoch_loss` and `epoch_accuracy`, so the Scalars
+        dashboard overlays them; the folder itself holds the HParams plugin's
+        record of the run's settings (written when training begins, so a live
+        run is listed) and `best_val_accuracy`, the highest validation
+        accuracy so far. Steps are epoch numbers counted from 1, as the store
+        counts them.
+        """
+
+        def __init__(self, folder: Path, run_id: str, hparams: dict[str, Any]):
+            super().__init__()
+            self.folder, self.run_id, self.hparams = folder, run_id, hparams
+            self.best_val_accuracy = -math.inf
+            self._writers: dict[str, Any] = {}
+
+        def on_train_begin(self, logs=None):
+            import tensorflow as tf
+            from tensorboard.plugins.hparams import api as hparams_api
+
+            self._writers = {name: tf.summary.create_file_writer(str(self.folder / name))
+                             for name in ("", "train", "validation")}
+            with self._writers[""].as_default():
+                hparams_api.hparams(self.hparams, trial_id=self.run_id)
+            self._writers[""].flush()
+
+        def on_epoch_end(self, epoch, logs=None):
+            import tensorflow as tf
+
+            logs = logs or {}
+            # The values the store's reporter records from these same logs; an epoch whose
+            # loss is not finite (the run diverged) is not recorded there, so not here either.
+            if _finite(logs.get("loss")) is None or not self._writers:
+                return
+            step = epoch + 1
+            for split, prefix in (("train", ""), ("validation", "val_")):
+                with self._writers[split].as_default(step=step):
+                    for name, tag in TENSORBOARD_METRICS.items():
+                        value = _finite(logs.get(prefix + name))
+                        if value is not None:
+                            tf.summary.scalar(tag, value)
+            val_accuracy = _finite(logs.get("val_accuracy"))
+            if val_accuracy is not None:
+                self.best_val_accuracy = max(self.best_val_accuracy, val_accuracy)
+            if math.isfinite(self.best_val_accuracy):
+                with self._writers[""].as_default(step=step):
+                    tf.summary.scalar("best_val_accuracy", self.best_val_accuracy)
+            for writer in self._writers.values():
+                writer.flush()  # a run being trained shows up epoch by epoch
+
+        def on_train_end(self, logs=None):
+            for writer in self._writers.values():
+                writer.close()
+            self._writers = {}
+
+    return _TensorBoardWriter
+
+
+def TensorBoardWriter(store: RunStore, run_id: str, config: RunConfig):
+    """Returns the Keras callback that writes the run's TensorBoard event files.
+
+    They go to `store.tensorboard_path(run_id)`, so `tensorboard --logdir
+    <home>/artifacts` lists every run with its settings (`tensorboard_hparams`)
+    and per-epoch loss and accuracy for train and validation. One write per
+    epoch, outside the compiled step, so XLA on or off makes no difference.
+
+    Args:
+        store: the run store.
+        run_id: the run being trained (the HParams trial id).
+        config: its recipe.
+    """
+    return _make_tensorboard_writer_class()(store.tensorboard_path(run_id), run_id,
+                                            tensorboard_hparams(config))
 
 
 def _finite(value: Any) -> float | None:

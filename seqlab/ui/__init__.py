@@ -414,6 +414,61 @@ def place_chart(chart, key: str | None = None, stretch: bool = True) -> None:
     """Draws an altair chart the full width of its column, or (`stretch=False`) at its own size.
 
     Heatmaps sized per token and unit keep their own size: stretched, their
-    cells would no longer be square enough to read.
+    cells would no longer be square enough to read. Under the chart, a small
+    "Save chart" popover offers it as PNG and SVG (`chart_save_controls`).
+
+    Args:
+        chart: an Altair chart from `seqlab.charts` or its siblings.
+        key: the chart's widget key ("compare.loss_chart"); it also names
+            the save controls (`<key>.save`, `<key>.save.png`,
+            `<key>.save.svg`) and the files (`compare.loss_chart.png`).
+        stretch: take the column's width (True) or the chart's own.
     """
     st.altair_chart(chart, width="stretch" if stretch else "content", key=key)
+    chart_save_controls(chart, key)
+
+
+def chart_save_controls(chart, key: str | None = None) -> str:
+    """Draws a "Save chart" popover with PNG and SVG downloads of `chart`.
+
+    The files are drawn on the server (`seqlab.chart_files`) only when a
+    download is clicked: `st.download_button` takes a callable, so a rerun
+    converts nothing and a page of many charts costs no more than before.
+    Streamlit's own chart toolbar offers a PNG of the view as drawn, but
+    no SVG; these are the same files the command line and notebooks get.
+    Clicking does not rerun the page.
+
+    Args:
+        chart: the chart placed just above.
+        key: the chart's widget key. Without one the controls are named
+            after the chart's title ("chart.<title>"), numbered from the
+            second chart of that title on a page ("chart.<title>.2").
+
+    Returns:
+        The name the controls' keys start from (`<name>.save`, `<name>.save.png`, `<name>.save.svg`).
+    """
+    import functools
+
+    from streamlit.errors import StreamlitDuplicateElementKey
+
+    from seqlab.chart_files import chart_file_name, chart_png, chart_svg
+
+    base = key or ".".join(dict.fromkeys(["chart", chart_file_name(None, chart, "png").removesuffix(".png")]))
+    for number in range(1, 1000):
+        name = base if number == 1 else f"{base}.{number}"
+        try:
+            popover = st.popover("Save chart", icon=":material/download:", type="tertiary", key=f"{name}.save",
+                                 help="Download this chart as a PNG picture or an SVG drawing")
+        except StreamlitDuplicateElementKey:
+            if key is not None:  # the page's own key is taken: a slip the page must fix
+                raise
+            continue
+        break
+    with popover:
+        st.download_button("PNG picture", data=functools.partial(chart_png, chart),
+                           file_name=chart_file_name(key, chart, "png"), mime="image/png",
+                           key=f"{name}.save.png", on_click="ignore", icon=":material/image:")
+        st.download_button("SVG drawing", data=functools.partial(chart_svg, chart),
+                           file_name=chart_file_name(key, chart, "svg"), mime="image/svg+xml",
+                           key=f"{name}.save.svg", on_click="ignore", icon=":material/draw:")
+    return name
