@@ -37,9 +37,9 @@ from tests.browser_support import (
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 DOCS_PICTURE = ROOT / "docs" / "compare.png"
-# The README's pictures of the Inside page: (tab, chart key) -> file.
-INSIDE_PICTURES = {("What the RNN remembers", "inside.memory.running"): ROOT / "docs" / "running-prediction.png",
-                   ("Which words decided", "inside.words.chart"): ROOT / "docs" / "attributions.png"}
+# The README's pictures of the Inside page: (tab, the chart's title) -> file.
+INSIDE_PICTURES = {("What the RNN remembers", "after each token"): ROOT / "docs" / "running-prediction.png",
+                   ("Which words decided", "Which words decided"): ROOT / "docs" / "attributions.png"}
 INSIDE_SENTENCE = "the film was not good"
 # URL path (Streamlit derives it from the file name, number prefix dropped) -> title on the page.
 PAGES = {"Home": ("/", "seqlab"), "Data": ("/Data", "Data"), "Train": ("/Train", "Train"),
@@ -607,6 +607,6 @@ def test_each_inside_view_draws_on_trained_runs(page, server, inside_runs, tab):
     # Nothing wider than the page.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     check_and_keep(page, "Inside-" + re.sub(r"\W+", "_", tab))
-    for (picture_tab, key), picture in INSIDE_PICTURES.items():
+    for (picture_tab, title), picture in INSIDE_PICTURES.items():
         if picture_tab == tab and os.environ.get("SEQLAB_UPDATE_DOCS") == "1":
-            widget(page, key).screenshot(path=str(picture))
+            page.locator(CHART).filter(has_text=title).first.screenshot(path=str(picture))
