@@ -205,6 +205,9 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
         results.setdefault("test_accuracy_last", test["accuracy"])
     scores = {"test_loss": test and test["loss"], "test_accuracy": test and test["accuracy"],
               **results}
+    if test is not None:
+        write_tensorboard_results(store, run_id, max(reporter.completed_epochs, 1), {
+            "test_accuracy": test["accuracy"], "test_accuracy_last": results["test_accuracy_last"]})
     if reporter.stopped:
         done = reporter.completed_epochs
         store.finish_run(
@@ -829,6 +832,25 @@ def tensorboard_hparams(config: RunConfig) -> dict[str, bool | int | float | str
     """
     return {name: value for name, value in config.flat().items()
             if isinstance(value, (bool, int, float, str))}
+
+
+def write_tensorboard_results(store: RunStore, run_id: str, step: int, scores: dict[str, float]) -> None:
+    """Adds a finished run's test scores to its TensorBoard folder (the HParams tab lists them).
+
+    Args:
+        store: the run store.
+        run_id: the run.
+        step: the last epoch trained (from 1).
+        scores: metric name ("test_accuracy") -> value; non-finite values are left out.
+    """
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(str(store.tensorboard_path(run_id)))
+    with writer.as_default(step=step):
+        for name, value in scores.items():
+            if _finite(value) is not None:
+                tf.summary.scalar(name, float(value))
+    writer.close()
 
 
 def _make_tensorboard_writer_class():

@@ -166,3 +166,10 @@ def test_hparams_are_the_flat_config_values_that_are_plain():
     hparams = tensorboard_hparams(config)
     assert hparams == config.flat()
     assert all(isinstance(value, (bool, int, float, str)) for value in hparams.values())
+
+
+def test_a_finished_runs_test_accuracies_are_written_for_the_hparams_tab(store):
+    record = train_foreground(tiny(**{"train.epochs": 2}), store)
+    folder = store.tensorboard_path(record.run_id)
+    assert scalars(folder, "test_accuracy") == {2: pytest.approx(record.test_accuracy, rel=1e-6)}
+    assert scalars(folder, "test_accuracy_last") == {2: pytest.approx(record.test_accuracy_last, rel=1e-6)}
