@@ -196,7 +196,7 @@ def seed_store(home: Path, num_runs: int, num_epochs: int, seed: int = 0):
         raise ValueError(f"--epochs: received {num_epochs}, expected at least 1")
     rng = np.random.default_rng(seed)
     store = RunStore(home)
-    epoch_cost = {"baseline": 0.3, "gru": 1.5, "lstm": 1.8, "bigru": 2.8, "bilstm": 3.2,
+    epoch_cost = {"baseline": 0.3, "rnn": 0.9, "gru": 1.5, "lstm": 1.8, "bigru": 2.8, "bilstm": 3.2,
                   "transformer": 2.4}
     parameters = functools.lru_cache(maxsize=None)(
         lambda model, length: count_parameters(model, vocabulary_size=5000, sequence_length=length,

@@ -24,6 +24,8 @@ from seqlab.ui import (  # noqa: E402
 from seqlab.ui.forms import set_form_values  # noqa: E402
 from seqlab.data.uploads import UPLOAD_TYPES  # noqa: E402
 from seqlab.ui.widgets import accept_upload  # noqa: E402
+from seqlab.ui import links  # noqa: E402
+from seqlab.views.links import DATA_PARAMS  # noqa: E402
 
 SPLIT_COLUMNS = {
     "mean_tokens": st.column_config.NumberColumn("mean tokens", format="%.1f"),
@@ -33,16 +35,23 @@ SPLIT_COLUMNS = {
 
 store = get_store()
 DEFAULTS = DataConfig()  # the Train form starts from the same values
-init_state({
-    "data.dataset": DEFAULTS.dataset, "data.vocabulary_size": DEFAULTS.vocabulary_size,
-    "data.truncation": DEFAULTS.truncation, "data.padding": DEFAULTS.padding,
+# The page's starting settings (config path -> value); a link holds those that differ.
+PAGE_DEFAULTS = {
+    "data.dataset": DEFAULTS.dataset, "data.sequence_length": DEFAULTS.sequence_length,
+    "data.vocabulary_size": DEFAULTS.vocabulary_size, "data.truncation": DEFAULTS.truncation,
+    "data.padding": DEFAULTS.padding,
     "data.subset": 2000,  # a sample: all of IMDB takes a while to tokenize and draw
-    "data.text_column": "", "data.label_column": "", "data.split": "train",
-})
+    "data.text_column": "", "data.label_column": "",
+}
 
 st.title("Data")
 st.caption("Every dataset is raw texts with labels, split into train, validation and test. "
            "Here you see them before a model does: classes, lengths, and the padded token ids.")
+link = links.PageLink("data", DATA_PARAMS, state_keys=("data.dataset",))  # ?data.dataset=...&split=...
+options = dataset_options(store.home, imdb_status().found)
+links.restore_data(link, options, PAGE_DEFAULTS)
+init_state({**{path: value for path, value in PAGE_DEFAULTS.items() if path != "data.sequence_length"},
+            "data.split": "train"})
 
 # The upload comes first: a new file must be selected before the dataset box is drawn.
 with st.expander("Upload your own labelled texts (CSV, TSV or JSONL)"):
@@ -59,7 +68,7 @@ with st.expander("Upload your own labelled texts (CSV, TSV or JSONL)"):
                        f"{', '.join(upload.class_names)}. Saved; it is now in the dataset lists "
                        f"here and on the Train page.")
 
-options = dataset_options(store.home, imdb_status().found)
+options = dataset_options(store.home, imdb_status().found)  # again: an upload above may be new
 keep_choice("data.dataset", list(options), DEFAULTS.dataset)
 follow_dataset("data")  # the sequence length starts at what suits the dataset, as on the Train page
 controls = st.columns([3, 1, 1, 1, 1])
@@ -80,6 +89,7 @@ settings = {name: st.session_state[f"data.{name}"] for name in (
     "label_column")}
 if settings["dataset"] == "imdb":
     settings["subset"] = st.session_state["data.subset"]
+links.write_data(link, settings, PAGE_DEFAULTS)
 
 with error_boundary("Cannot load this dataset"):
     config = data_config(settings)

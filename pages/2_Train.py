@@ -18,6 +18,7 @@ from seqlab.ui import error_boundary, get_store, imdb_status, init_state, load_d
 from seqlab.ui import forms  # noqa: E402
 from seqlab.ui.forms import form_config, init_form_state, run_form  # noqa: E402
 from seqlab.ui.widgets import finished_run_card, live_run_card, show_runs_table  # noqa: E402
+from seqlab.ui import links  # noqa: E402
 
 store = get_store()
 init_form_state()
@@ -26,6 +27,11 @@ init_state({"train.notice": ""})
 st.title("Train")
 st.caption("Runs train in a background worker: you can queue several, close this tab and come "
            "back; progress and curves are read from the run store.")
+# ?preset=toy fills the form with a preset's first run; ?model.units=64&train.epochs=3 (what
+# differs from the defaults) with any recipe. The URL follows each submit of the form.
+link = links.train_link()
+options = dataset_options(store.home, imdb_status().found)
+links.restore_train(link, options)
 
 
 @st.fragment(run_every=1.0)
@@ -42,11 +48,12 @@ def active_runs() -> None:
 
 active_runs()
 
-action = run_form(dataset_options(store.home, imdb_status().found))
+action = run_form(options)
 forms.show_budget_messages()
 
 with error_boundary("Check the form"):
     config = form_config().validate()
+    links.write_train(link, config)
     dataset = load_dataset(config.data, config.seed)
     st.markdown(size_estimate(store, config, dataset).sentence(config.label()))
     if action is not None:

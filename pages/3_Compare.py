@@ -15,10 +15,14 @@ use_app_navigation()  # a first visit by a direct link runs app.py too
 from seqlab.views.compare import compare_view, load_compare, selection_lessons  # noqa: E402
 from seqlab.ui import compare, compare_cache, error_boundary, get_store, init_state, keep_choice  # noqa: E402
 from seqlab.ui.widgets import delete_selected_runs, show_lesson  # noqa: E402
+from seqlab.ui import links  # noqa: E402
+from seqlab.views.links import COMPARE_PARAMS  # noqa: E402
 
 store = get_store()
 
 st.title("Compare runs")
+# The selection (?runs=...&groups=...), patience and smoothing; the tab binds itself (?compare.tab=).
+link = links.PageLink("compare", COMPARE_PARAMS, state_keys=("compare.selected",))
 with error_boundary("Cannot read the runs"):
     data = load_compare(store, compare_cache())
     if data.runs.empty:
@@ -30,6 +34,7 @@ with error_boundary("Cannot read the runs"):
     compare.groups_table(data)
 
     options = data.options
+    links.restore_compare(link, data)  # before the widgets: a link's values become their state
     init_state({"compare.selected": data.default_selection, "compare.confirm_delete": False,
                 "compare.notice": "", **compare.STATE_DEFAULTS})
     keep_choice("compare.selected", list(options))
@@ -37,6 +42,7 @@ with error_boundary("Cannot read the runs"):
                               key="compare.selected",
                               help="A seed group is one entry, drawn as its mean with a band. "
                                    "Default: the latest finished runs and groups (up to 5).")
+    links.write_compare(link, selected)
     if st.session_state["compare.notice"]:
         st.success(st.session_state["compare.notice"])
         st.session_state["compare.notice"] = ""
@@ -53,9 +59,11 @@ with error_boundary("Cannot read the runs"):
                 draw(data, view, selected)
 
     download, remove = st.columns(2)
-    download.download_button("Download the selected curves (CSV)", view.curves_csv,
-                             file_name="seqlab-curves.csv", mime="text/csv",
-                             key="compare.download", on_click="ignore")
+    with download:
+        st.download_button("Download the selected curves (CSV)", view.curves_csv,
+                           file_name="seqlab-curves.csv", mime="text/csv",
+                           key="compare.download", on_click="ignore")
+        links.take_away(store, view.run_ids, data.labels)
     with remove:
         st.checkbox(f"Yes, delete the {len(view.run_ids)} selected run(s) and their models",
                     key="compare.confirm_delete")

@@ -18,48 +18,59 @@ from seqlab.views.attention import (  # noqa: E402
     no_attention_message, training_attention_view,
 )
 from seqlab.views.runs import model_runs  # noqa: E402
+from seqlab.views.links import attention_params, read_attention_link  # noqa: E402
 from seqlab.ui.widgets import choose_text  # noqa: E402
 from seqlab.ui import (  # noqa: E402
-    attention_map, error_boundary, get_store, init_state, keep_choice, place_chart,
+    attention_map, error_boundary, get_store, init_state, keep_choice, links, place_chart,
 )
 
-RUN_PARAM = "attention.run_id"  # the URL holds the run id (not the selectbox's label)
+DEFAULT_TEXT = "the acting was not good but the story was great"
 
 store = get_store()
-init_state({"attention.source": "Type a sentence",
-            "attention.text": "the acting was not good but the story was great",
-            "attention.show": WINDOW})
 
 st.title("Attention")
 st.caption("A Transformer run's attention weights for one text: row = the token that looks "
            "(query), column = the token it looks at (key). Colour = how many times an even share "
            "(1/n) a weight is: white is an even spread, orange more, blue less. Padding is left out.")
+# The URL holds the run id (?run=, not the selectbox's label), the text, the layer and the head.
+link = links.attention_link()
+init_state({"attention.source": "Type a sentence", "attention.text": DEFAULT_TEXT, "attention.show": WINDOW})
 
 with error_boundary():
     runs = model_runs(store, arch="transformer")
-    linked = linked_run(st.query_params.get(RUN_PARAM), runs)
-    if st.query_params.get(RUN_PARAM) and linked is None:
-        st.info(no_attention_message(store, st.query_params[RUN_PARAM]))
+    wanted = read_attention_link(link.params).run
+    linked = linked_run(wanted, runs)
+    if wanted and linked is None:
+        link.notice(no_attention_message(store, wanted))
     if not runs:
         st.info("Attention maps exist for transformer runs: train one on the Train page "
                 "(architecture: transformer), then come back here.")
         st.stop()
-    keep_choice("attention.run_id", list(runs), linked or next(iter(runs)))
+    if linked is not None:
+        st.session_state["attention.run_id"] = linked
+    keep_choice("attention.run_id", list(runs), next(iter(runs)))
     run_id = st.selectbox("Transformer run", list(runs), format_func=runs.get, key="attention.run_id",
                           help="Finished transformer runs with a saved model.")
-    st.query_params[RUN_PARAM] = run_id
     record = store.get_run(run_id)
 
+    links.restore_attention_text(link, record.config)
     text = choose_text("attention", record.config.data, record.config.seed)
+    picked = st.session_state["attention.source"] != "Type a sentence"
+    # Written now, and again with the layer and head once the map is read (reading may fail).
+    link.write(attention_params(run_id, text=text, picked=picked, default_text=DEFAULT_TEXT))
 
     found = attention_map(str(store.home), run_id, text)
     layers = sorted(int(layer) for layer in found.table["layer"].unique())
     heads = attention_heads(found.table)
+    links.restore_choice(link, "layer", "attention.layer", layers)
+    links.restore_choice(link, "head", "attention.head", heads)
     keep_choice("attention.layer", layers, layers[-1])
     keep_choice("attention.head", heads, "mean")
     layer_column, head_column = st.columns(2)
     layer = layer_column.selectbox("Layer (encoder block)", layers, key="attention.layer")
     head = head_column.selectbox("Head to enlarge", heads, key="attention.head")
+    link.write(attention_params(run_id, text=text, picked=picked, default_text=DEFAULT_TEXT,
+                                layer=layer, default_layer=layers[-1], head=head))
 
     mode, first = WINDOW, 0
     if len(found.tokens) > MAX_SHOWN_TOKENS:

@@ -18,19 +18,24 @@ from seqlab.views.predict import (  # noqa: E402
     prediction_summary_table, predictions_for_text,
 )
 from seqlab.views.runs import model_runs  # noqa: E402
+from seqlab.views.links import PREDICT_PARAMS, predict_params  # noqa: E402
 from seqlab.ui import (  # noqa: E402
-    error_boundary, get_store, init_state, keep_choice, place_chart, predictions_table,
+    error_boundary, get_store, init_state, keep_choice, links, place_chart, predictions_table,
 )
 
+DEFAULT_TEXTS = ("I loved this film, the acting was great\n"
+                 "the plot was boring and far too long\nnot good")
+
 store = get_store()
-init_state({"predict.texts": "I loved this film, the acting was great\n"
-                             "the plot was boring and far too long\nnot good"})
 
 st.title("Predict")
 st.caption("Each line is one text; every selected run classifies every line.")
+link = links.PageLink("predict", PREDICT_PARAMS, state_keys=("predict.run_ids",))  # ?runs=ID,ID&texts=...
+init_state({"predict.texts": DEFAULT_TEXTS})
 
 with error_boundary():
     runs = model_runs(store)
+    links.restore_predict(link, store, list(runs))
     if not runs:
         st.info("No trained run yet: train one on the Train page (or queue a preset on the home "
                 "page); finished runs with a saved model appear here.")
@@ -39,6 +44,7 @@ with error_boundary():
     run_ids = st.multiselect("Runs", list(runs), format_func=runs.get, key="predict.run_ids",
                              help="Finished runs with a saved model (the latest three by default).")
     text = st.text_area("Texts, one per line", key="predict.texts", height=120)
+    link.write(predict_params(run_ids, parse_texts(text), parse_texts(DEFAULT_TEXTS)))
     # The texts at the last rerun, and those before the latest edit: comparing with the
     # latter keeps the before/after in view while the user only changes the runs.
     seen = st.session_state.setdefault("predict.previous_seen", text)
@@ -85,3 +91,8 @@ with error_boundary():
         st.markdown(f"**{escape_markdown(sentence)}**")
         place_chart(charts.prediction_chart(predictions_for_text(predictions, sentence)),
                     key=f"predict.chart.{index}")
+
+    with st.expander("Take these runs away: each model (.zip) and a script that trains it again (.py)"):
+        for run_id in run_ids:
+            st.markdown(f"**{escape_markdown(runs[run_id])}**")
+            links.download_buttons(store, run_id, f"predict.take_away.{run_id}")

@@ -294,10 +294,10 @@ def test_the_url_holds_the_picked_run_id_not_its_label(two_transformers, monkeyp
     home, (newest, older) = two_transformers
     monkeypatch.setenv("SEQLAB_HOME", str(home))
     at = check_page(open_page(ATTENTION_PAGE).run())
-    assert at.query_params["attention.run_id"] == newest
+    assert at.query_params["run"] == newest
     at.selectbox(key="attention.run_id").set_value(older).run()
     check_page(at)
-    assert at.query_params["attention.run_id"] == older
+    assert at.query_params["run"] == older
     assert "There is no run" not in texts_of(at.info)  # the drawn run is never called missing
     # A link opens its run.
     linked = open_page(ATTENTION_PAGE)
@@ -317,7 +317,7 @@ def test_a_link_to_an_unknown_run_gives_one_clear_notice(two_transformers, monke
     assert notices == ["There is no run 'r-gone' in this store; pick a transformer run below."]
     # The first run is drawn instead, and the URL now names it.
     assert at.selectbox(key="attention.run_id").value == newest
-    assert at.query_params["attention.run_id"] == newest
+    assert at.query_params["run"] == newest
     assert any("weight" in frame for frame in chart_frames(at))
 
 

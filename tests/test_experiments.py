@@ -34,8 +34,8 @@ def test_parse_vary_refuses_bad_input(text, fragment):
 
 
 def test_parse_archs_refuses_unknown_names():
-    with pytest.raises(ValueError, match="'lstm,rnn'"):
-        parse_archs("lstm,rnn")
+    with pytest.raises(ValueError, match="'lstm,cnn'"):
+        parse_archs("lstm,cnn")
 
 
 def test_plan_sweep_crosses_archs_values_and_seeds():

@@ -404,8 +404,18 @@ def use_app_navigation() -> None:
     name it by the same URL path), with the query parameters kept.
     """
     from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    if PagesManager.uses_pages_directory:
+    context = get_script_run_ctx()
+    # Only a session's first run: a rerun later would drop the click that started the run.
+    if st.session_state.setdefault("app.navigation_checked", False):
+        return
+    st.session_state["app.navigation_checked"] = True
+    if not PagesManager.uses_pages_directory or context is None:
+        return
+    # The fallback lists the main script itself as a page; app.py's navigation never does.
+    main = context.pages_manager.main_script_path
+    if any(page.get("script_path") == main for page in context.pages_manager.get_pages().values()):
         PagesManager.uses_pages_directory = False
         st.rerun()
 
