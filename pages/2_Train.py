@@ -17,7 +17,9 @@ from seqlab.views.train import live_board, size_estimate  # noqa: E402
 from seqlab.ui import error_boundary, get_store, imdb_status, init_state, load_dataset  # noqa: E402
 from seqlab.ui import forms  # noqa: E402
 from seqlab.ui.forms import form_config, init_form_state, run_form  # noqa: E402
-from seqlab.ui.widgets import finished_run_card, live_run_card, show_runs_table  # noqa: E402
+from seqlab.ui.widgets import (  # noqa: E402
+    finished_run_card, live_run_card, show_runs_table, smoothing_slider,
+)
 from seqlab.ui import links  # noqa: E402
 
 store = get_store()
@@ -42,8 +44,9 @@ def active_runs() -> None:
         if not board.active:
             return
         st.subheader("Active runs")
+        smoothing_slider("train.smoothing")
         for record in board.active:
-            live_run_card(store, record, board.curves.get(record.run_id))
+            live_run_card(store, record, board.curves.get(record.run_id), board.steps.get(record.run_id))
 
 
 active_runs()
@@ -74,7 +77,8 @@ def finished_runs() -> None:
         st.subheader("Recently finished")
         show_runs_table(board.recent, "No finished runs yet.")
         if board.latest is not None:
-            finished_run_card(board.latest, board.curves.get(board.latest.run_id))
+            finished_run_card(board.latest, board.curves.get(board.latest.run_id),
+                              board.steps.get(board.latest.run_id))
 
 
 finished_runs()

@@ -490,6 +490,19 @@ def test_attention_slider_shows_each_recorded_epochs_map(trained_transformer, mo
     assert "After epoch 1" in texts_of(at.caption)
 
 
+def test_compare_draws_the_step_losses_smoothed_by_the_slider(trained_transformer, monkeypatch):
+    home, run_id = trained_transformer
+    monkeypatch.setenv("SEQLAB_HOME", str(home))
+    at = check_page(open_page(COMPARE_PAGE).run())
+    steps = next(frame for frame in chart_frames(at) if "smoothed" in frame)
+    assert set(steps["run_id"]) == {run_id} and len(steps) > 2
+    assert not np.allclose(steps["smoothed"], steps["loss"])  # the default weight smooths
+    at.slider(key="compare.smoothing").set_value(0.0).run()
+    check_page(at)
+    raw = next(frame for frame in chart_frames(at) if "smoothed" in frame)
+    np.testing.assert_allclose(raw["smoothed"], raw["loss"])  # weight 0: the raw curve
+
+
 # ------------------------------------------------------------------ predict
 def test_predict_without_runs_says_what_to_do():
     at = open_page(PREDICT_PAGE).run()

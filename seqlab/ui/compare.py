@@ -10,15 +10,18 @@ from __future__ import annotations
 import streamlit as st
 
 from seqlab import charts, hparam_charts
+from seqlab.analysis.smoothing import step_loss_table
+from seqlab.curve_charts import smoothed_loss_chart
 from seqlab.views.compare import CompareData, CompareView, VERDICT_METRICS, VERDICT_NEEDS_TWO, advice_lines, budget_datasets, budget_table, compare_runs_table, groups_view, hyperparameter_table, pareto_labels, sentence_list, sweep_families, sweep_fields, sweep_view, verdict_view
 from seqlab.views.datasets import dataset_title
-from seqlab.ui import keep_choice, place_chart
+from seqlab.ui import get_store, keep_choice, place_chart
 from seqlab.ui.widgets import COMPARE_RUN_COLUMNS
 
 STATE_DEFAULTS = {
     "compare.show_individual": False, "compare.band": "std", "compare.patience": 2,
     "compare.verdict_metric": "best_val_accuracy", "compare.verdict_method": "welch",
     "compare.budget_metric": "best_val_accuracy", "compare.sweep_metric": "val_accuracy",
+    "compare.smoothing": 0.6,  # TensorBoard's default weight (seqlab.analysis.smoothing)
 }
 # The run and group tables show the newest this many rows unless "compare.all_runs" is on:
 # a browser table of 10,000 rows is slow to send and not read row by row.
@@ -126,6 +129,14 @@ def curves_tab(data: CompareData, view: CompareView, selected: list[str]) -> Non
             place_chart(charts.metric_overlay_chart(view.curves, "loss"), key="compare.loss_chart")
         with accuracy:
             place_chart(charts.metric_overlay_chart(view.curves, "accuracy"), key="compare.accuracy_chart")
+        steps = step_loss_table(get_store(), view.run_ids, runs=data.runs)
+        if not steps.empty:
+            st.markdown("**Training loss, step by step** (recorded every few batches)")
+            st.slider("Smoothing", 0.0, 0.99, step=0.01, help="An exponential moving average, as "
+                      "TensorBoard draws it: 0 shows the raw loss; the raw curve stays faint underneath.",
+                      **kept("compare.smoothing"))
+            place_chart(smoothed_loss_chart(steps, weight=st.session_state["compare.smoothing"]),
+                        key="compare.step_loss_chart")
     st.markdown("**Where overfitting starts** (explained run by run in the Overfitting tab)")
     place_chart(charts.gap_chart(view.gap), key="compare.gap_chart")
 

@@ -74,7 +74,8 @@ def show_runs_table(table: pd.DataFrame, empty_message: str) -> None:
     st.dataframe(table, hide_index=True, column_config=RUN_COLUMNS, placeholder="—")
 
 
-def live_run_card(store: RunStore, record: RunRecord, curves: pd.DataFrame | None) -> None:
+def live_run_card(store: RunStore, record: RunRecord, curves: pd.DataFrame | None,
+                  steps: pd.DataFrame | None = None) -> None:
     """Draws one queued/running run: two progress bars, its curves so far, a Stop button."""
     progress = run_progress(record)
     with st.container(border=True):
@@ -94,9 +95,11 @@ def live_run_card(store: RunStore, record: RunRecord, curves: pd.DataFrame | Non
             place_chart(charts.training_curves_chart(curves))
         elif record.status == "running":
             st.caption("Curves appear when the first epoch ends.")
+        step_loss_chart(steps, f"train.steps.{record.run_id}")
 
 
-def finished_run_card(record: RunRecord, curves: pd.DataFrame | None) -> None:
+def finished_run_card(record: RunRecord, curves: pd.DataFrame | None,
+                      steps: pd.DataFrame | None = None) -> None:
     """Draws a finished run's outcome and its final curves."""
     with st.container(border=True):
         epochs_run = int(curves["epoch"].max()) if curves is not None and not curves.empty else 0
@@ -109,6 +112,28 @@ def finished_run_card(record: RunRecord, curves: pd.DataFrame | None) -> None:
             st.caption(record.message)
         if curves is not None and not curves.empty:
             place_chart(charts.training_curves_chart(curves))
+        step_loss_chart(steps, f"train.steps.{record.run_id}")
+
+
+def step_loss_chart(steps: pd.DataFrame | None, key: str, smoothing_key: str = "train.smoothing") -> None:
+    """Draws a run's training loss step by step, smoothed by the weight in `smoothing_key`, raw beneath."""
+    from seqlab.analysis.smoothing import DEFAULT_SMOOTHING
+    from seqlab.curve_charts import smoothed_loss_chart
+
+    if steps is None or steps.empty:
+        return
+    weight = float(st.session_state.get(smoothing_key, DEFAULT_SMOOTHING))
+    place_chart(smoothed_loss_chart(steps, weight=weight), key=key)
+
+
+def smoothing_slider(key: str) -> None:
+    """The smoothing weight of the step-by-step loss charts (TensorBoard's slider: 0 = raw)."""
+    from seqlab.analysis.smoothing import DEFAULT_SMOOTHING
+
+    st.session_state.setdefault(key, DEFAULT_SMOOTHING)
+    st.slider("Smoothing of the step-by-step training loss", 0.0, 0.99, step=0.01, key=key,
+              help="An exponential moving average, as TensorBoard draws it: 0 shows the raw "
+                   "loss; higher values smooth more. The raw curve stays faint underneath.")
 
 
 def accept_upload(home, uploaded, text_column: str, label_column: str, select_key: str):

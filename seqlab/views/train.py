@@ -11,6 +11,8 @@ import pandas as pd
 
 from seqlab import jobs
 from seqlab.analysis import budgets, tables, words
+from seqlab.analysis.labels import label_runs
+from seqlab.analysis.smoothing import step_loss_table
 from seqlab.config import WIDTH_FIELDS, RunConfig
 from seqlab.data import split_tokens
 from seqlab.experiments import parse_vary, plan_sweep
@@ -287,13 +289,15 @@ class LiveBoard:
     """The Train page's live part: active runs, the latest finished run, recent runs.
 
     `curves` maps run_id -> that run's `analysis.tables.curves_table` rows, for the
-    active runs and the latest finished one.
+    active runs and the latest finished one; `steps` the same runs' training loss
+    step by step (`analysis.smoothing.step_loss_table`).
     """
 
     active: list[RunRecord]
     latest: RunRecord | None
     curves: dict[str, pd.DataFrame]
     recent: pd.DataFrame
+    steps: dict[str, pd.DataFrame] | None = None
 
 
 def live_board(store: RunStore, recent: int = 5) -> LiveBoard:
@@ -312,8 +316,12 @@ def live_board(store: RunStore, recent: int = 5) -> LiveBoard:
     ids = [record.run_id for record in active + finished]
     epochs = store.epochs_frame(ids) if ids else None
     curves: dict[str, pd.DataFrame] = {}
+    steps: dict[str, pd.DataFrame] = {}
     shown = [record.run_id for record in active] + ([latest.run_id] if latest else [])
     if shown:
-        table = tables.curves_table(epochs[epochs["run_id"].isin(shown)], store.runs_frame(shown))
+        runs = store.runs_frame(shown)
+        table = tables.curves_table(epochs[epochs["run_id"].isin(shown)], runs)
         curves = {run_id: frame.reset_index(drop=True) for run_id, frame in table.groupby("run_id")}
-    return LiveBoard(active, latest, curves, runs_table(finished, epochs))
+        losses = step_loss_table(store, shown, runs=label_runs(runs))
+        steps = {run_id: frame.reset_index(drop=True) for run_id, frame in losses.groupby("run_id")}
+    return LiveBoard(active, latest, curves, runs_table(finished, epochs), steps)
