@@ -8,9 +8,12 @@ The pages live in `pages/`; this list gives the sidebar its labels and icons
 import streamlit as st
 
 from seqlab.ui import get_store
+from seqlab.ui.present import presentation_mode
 from seqlab.ui.worker import keep_worker_warm
 
-st.set_page_config(page_title="seqlab", page_icon=":material/science:", layout="wide")
+# A presentation link (?present=1) opens with the sidebar folded away.
+st.set_page_config(page_title="seqlab", page_icon=":material/science:", layout="wide",
+                   initial_sidebar_state="collapsed" if st.query_params.get("present") == "1" else "auto")
 
 # Material icons ship with Streamlit; emoji need a font the browser may not have.
 PAGES = [
@@ -23,5 +26,6 @@ PAGES = [
     st.Page("pages/6_Inside.py", title="Inside", icon=":material/neurology:"),
 ]
 page = st.navigation(PAGES)
+presentation_mode()  # ?present=1 or the sidebar toggle: projector-sized text and charts
 keep_worker_warm(get_store())  # TensorFlow imported in a worker before the first click
 page.run()

@@ -17,6 +17,7 @@ from seqlab.views.train import live_board, size_estimate  # noqa: E402
 from seqlab.ui import error_boundary, get_store, imdb_status, init_state, load_dataset  # noqa: E402
 from seqlab.ui import forms  # noqa: E402
 from seqlab.ui.forms import form_config, init_form_state, run_form  # noqa: E402
+from seqlab.ui.present import presenting  # noqa: E402
 from seqlab.ui.widgets import (  # noqa: E402
     finished_run_card, live_run_card, show_runs_table, smoothing_slider,
 )
@@ -51,7 +52,9 @@ def active_runs() -> None:
 
 active_runs()
 
-action = run_form(options)
+# Presenting, the form folds away so the runs fill the screen.
+with st.expander("Set up a run", expanded=False) if presenting() else st.container():
+    action = run_form(options)
 forms.show_budget_messages()
 
 with error_boundary("Check the form"):

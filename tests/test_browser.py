@@ -615,3 +615,18 @@ def test_each_inside_view_draws_on_trained_runs(page, server, inside_runs, tab):
     for (picture_tab, title), picture in INSIDE_PICTURES.items():
         if picture_tab == tab and os.environ.get("SEQLAB_UPDATE_DOCS") == "1":
             page.locator(CHART).filter(has_text=title).first.screenshot(path=str(picture))
+
+
+def test_presentation_mode_makes_text_and_chart_labels_projector_sized(page, server, seed_groups):
+    page.goto(f"{server.url}{PAGES['Compare'][0]}?present=1")
+    wait_for_app(page)
+    wait_for_charts(page, count=5)
+    caption = page.locator(f"{MAIN} [data-testid='stMarkdownContainer'] p").first
+    assert caption.evaluate("element => getComputedStyle(element).fontSize") == "22px"
+    # Chart tick labels are drawn at 18 px (Vega writes the size on each label).
+    sizes = page.evaluate(f"""() => [...document.querySelectorAll('{CHART} .role-axis-label text')]
+                               .map(t => t.getAttribute('font-size') || getComputedStyle(t).fontSize)""")
+    assert sizes and all(size.startswith("18") for size in sizes), sizes[:10]
+    path = check_and_keep(page, "Compare-presentation")
+    if os.environ.get("SEQLAB_UPDATE_DOCS") == "1":
+        shutil.copyfile(path, ROOT / "docs" / "presentation.png")

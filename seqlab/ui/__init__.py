@@ -434,6 +434,10 @@ def place_chart(chart, key: str | None = None, stretch: bool = True) -> None:
             `<key>.save.svg`) and the files (`compare.loss_chart.png`).
         stretch: take the column's width (True) or the chart's own.
     """
+    from seqlab.ui.present import presenting, projector_chart
+
+    if presenting():
+        chart = projector_chart(chart)
     st.altair_chart(chart, width="stretch" if stretch else "content", key=key)
     chart_save_controls(chart, key)
 
