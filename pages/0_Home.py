@@ -6,6 +6,7 @@ import streamlit as st
 # first on every rerun and is all this page needs, so a title another page set does not
 # linger. Under st.navigation the calls are additive (Streamlit 1.67): each changes only
 # what it names and may stand anywhere in the script.
+from seqlab.classroom import LOCKED_NOTE, read_lock
 from seqlab.views.home import preset_cards, queue_preset
 from seqlab.views.runs import recent_runs_table
 from seqlab.ui import error_boundary, get_store, imdb_status
@@ -31,13 +32,18 @@ def live_lesson(title: str) -> None:
 
 st.subheader("Start with a preset")
 st.caption("Each preset says what it should show; once its runs finish, its card says whether it did.")
+lock = read_lock()
+if lock is not None and lock.problem:
+    st.error(f"The classroom lock could not be read, so every preset is locked: {lock.problem}",
+             icon=":material/lock:")
 with error_boundary("Cannot queue this preset"):
     columns = st.columns(2)
     for index, card in enumerate(preset_cards(imdb_status().found, store)):
         with columns[index % 2].container(border=True):
-            st.markdown(f"**{card.title}**")
+            # A locked preset stays readable but greyed, so students see what the class may try later.
+            st.markdown(f"**{card.title}**" if card.allowed else f":gray[**{card.title}**]")
             st.caption(card.caption)
-            st.markdown(card.lesson.expectation)
+            st.markdown(card.lesson.expectation if card.allowed else f":gray[{card.lesson.expectation}]")
             if card.lesson.status == "waiting":
                 live_lesson(card.title)
             else:
@@ -45,7 +51,9 @@ with error_boundary("Cannot queue this preset"):
             if card.needs_imdb:
                 st.caption(":material/warning: Needs IMDB, which was not found locally (see below): "
                            "these runs will try to download it.")
-            if st.button("Queue these runs", key=f"home.preset.{index}"):
+            if not card.allowed:
+                st.caption(f":material/lock: {LOCKED_NOTE}: this preset cannot be queued in this class.")
+            if st.button("Queue these runs", key=f"home.preset.{index}", disabled=not card.allowed):
                 queue_preset(store, card.title)
                 st.switch_page("pages/2_Train.py")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seqlab import jobs
+from seqlab import classroom, jobs
 from seqlab.analysis import lessons
 from seqlab.analysis.lessons import Lesson
 from seqlab.config import RunConfig, presets
@@ -21,6 +21,7 @@ class PresetCard:
         run_labels: its runs as the card lists them.
         needs_imdb: it trains on IMDB, which was not found locally.
         lesson: what to expect and, once its runs have finished, whether it happened.
+        allowed: students may queue it (no classroom lock, or the lock allows it).
     """
 
     title: str
@@ -28,6 +29,7 @@ class PresetCard:
     run_labels: tuple[str, ...]
     needs_imdb: bool
     lesson: Lesson
+    allowed: bool = True
 
     @property
     def caption(self) -> str:
@@ -63,10 +65,11 @@ def preset_cards(imdb_found: bool, store: RunStore | None = None) -> list[Preset
     """
     chosen = presets()
     verdicts = lessons.check_presets(chosen, store.list_runs() if store is not None else [])
+    lock = classroom.read_lock()
     return [
         PresetCard(title, preset["description"], run_labels(preset["runs"]),
                    not imdb_found and any(config.data.dataset == "imdb" for config in preset["runs"]),
-                   lesson)
+                   lesson, lock is None or lock.allows_preset(title))
         for (title, preset), lesson in zip(chosen.items(), verdicts)
     ]
 
@@ -79,8 +82,12 @@ def queue_preset(store: RunStore, title: str) -> list[str]:
 
     Raises:
         KeyError: for a title that is not a preset.
+        ValueError: a preset the classroom lock (`seqlab.classroom`) does not allow; nothing is queued.
     """
     chosen = presets().get(title)
     if chosen is None:
         raise KeyError(f"preset: received {title!r}, expected one of {', '.join(presets())}")
+    lock = classroom.read_lock()
+    if lock is not None:
+        lock.check_preset(title)
     return jobs.queue_runs(store, chosen["runs"], group_id=None)
