@@ -182,7 +182,9 @@ def read_lock(environ: Mapping[str, str] | None = None) -> ClassroomLock | None:
     if setting in ("", "0"):
         return None
     if setting == "1":
-        path = Path(environ.get("SEQLAB_HOME") or "~/.seqlab").expanduser() / CLASSROOM_FILE
+        from seqlab.store import default_home  # the one reader of the store's folder
+
+        path = default_home() / CLASSROOM_FILE
         if not path.exists():
             return parse_lock(DEFAULT_LOCK_SPEC, "default lock")
     else:
