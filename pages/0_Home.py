@@ -16,10 +16,12 @@ store = get_store()
 
 st.title("seqlab")
 st.markdown(
-    "Train sequence models for text classification (LSTM, GRU, bidirectional RNNs, a Transformer) "
+    "Train sequence models for text classification (LSTM, GRU, simple RNN, bidirectional RNNs, a "
+    "Transformer) "
     "in your browser.  \n"
     "Watch loss and accuracy grow live, overlay many runs and see where overfitting starts.  \n"
-    "Look inside: tokens and padding, attention heatmaps, and predictions side by side."
+    "Look inside: tokens and padding, attention heatmaps, what an RNN remembers token by token, "
+    "which words decided a prediction, and where each model errs."
 )
 
 
@@ -96,7 +98,8 @@ PAGE_LINKS = (
     ("pages/3_Compare.py", "Compare: overlay curves", ":material/stacked_line_chart:"),
     ("pages/4_Attention.py", "Attention: heatmaps", ":material/grid_view:"),
     ("pages/5_Predict.py", "Predict: side by side", ":material/label:"),
+    ("pages/6_Inside.py", "Inside: memory, words, errors", ":material/neurology:"),
 )
-links = st.columns(3)  # three a row: five would cut the labels short
+links = st.columns(3)  # three a row: more would cut the labels short
 for index, (page, label, icon) in enumerate(PAGE_LINKS):
     links[index % 3].page_link(page, label=label, icon=icon)
