@@ -10,6 +10,7 @@ import streamlit as st
 from seqlab.ui import get_store
 from seqlab.ui.present import presentation_mode
 from seqlab.ui.worker import keep_worker_warm
+from seqlab.ui.workspace import keep_in_url, sidebar_badge
 
 # A presentation link (?present=1) opens with the sidebar folded away.
 st.set_page_config(page_title="seqlab", page_icon=":material/science:", layout="wide",
@@ -26,6 +27,8 @@ PAGES = [
     st.Page("pages/6_Inside.py", title="Inside", icon=":material/neurology:"),
 ]
 page = st.navigation(PAGES)
+keep_in_url()  # ?workspace=NAME: a student's bookmark brings them back to their runs
+sidebar_badge()
 presentation_mode()  # ?present=1 or the sidebar toggle: projector-sized text and charts
 keep_worker_warm(get_store())  # TensorFlow imported in a worker before the first click
 page.run()

@@ -11,6 +11,7 @@ from seqlab.views.home import preset_cards, queue_preset
 from seqlab.views.runs import recent_runs_table
 from seqlab.ui import error_boundary, get_store, imdb_status
 from seqlab.ui.widgets import show_lesson, show_runs_table
+from seqlab.ui.workspace import share_panel, workspace_panel
 
 store = get_store()
 
@@ -23,6 +24,8 @@ st.markdown(
     "Look inside: tokens and padding, attention heatmaps, what an RNN remembers token by token, "
     "which words decided a prediction, and where each model errs."
 )
+workspace_panel()
+share_panel(store)
 
 
 @st.fragment(run_every=3.0)

@@ -14,6 +14,7 @@ use_app_navigation()  # a first visit by a direct link runs app.py too
 
 from seqlab import charts  # noqa: E402
 from seqlab.views.data import data_config, label_counts_table, truncation_summary  # noqa: E402
+from seqlab.workspaces import upload_scope  # noqa: E402
 from seqlab.views.datasets import dataset_lesson, dataset_options, lengths_table  # noqa: E402
 from seqlab.config import FIELD_HELP, SIDES, DataConfig, field_bounds  # noqa: E402
 from seqlab.data import dataset_summary_table, examples_table  # noqa: E402
@@ -48,7 +49,7 @@ st.title("Data")
 st.caption("Every dataset is raw texts with labels, split into train, validation and test. "
            "Here you see them before a model does: classes, lengths, and the padded token ids.")
 link = links.PageLink("data", DATA_PARAMS, state_keys=("data.dataset",))  # ?data.dataset=...&split=...
-options = dataset_options(store.home, imdb_status().found)
+options = dataset_options(store.home, imdb_status().found, upload_scope(store.actor))
 links.restore_data(link, options, PAGE_DEFAULTS)
 init_state({**{path: value for path, value in PAGE_DEFAULTS.items() if path != "data.sequence_length"},
             "data.split": "train"})
@@ -61,14 +62,14 @@ with st.expander("Upload your own labelled texts (CSV, TSV or JSONL)"):
     uploaded = st.file_uploader("A file with a header row, one labelled text per row",
                                 type=list(UPLOAD_TYPES), key="data.upload")
     with error_boundary("This file cannot be used"):
-        upload = accept_upload(store.home, uploaded, st.session_state["data.text_column"],
+        upload = accept_upload(store, uploaded, st.session_state["data.text_column"],
                                st.session_state["data.label_column"], "data.dataset")
         if upload is not None:
             st.success(f"{upload.filename}: {upload.num_texts:,} texts, classes "
                        f"{', '.join(upload.class_names)}. Saved; it is now in the dataset lists "
                        f"here and on the Train page.")
 
-options = dataset_options(store.home, imdb_status().found)  # again: an upload above may be new
+options = dataset_options(store.home, imdb_status().found, upload_scope(store.actor))  # again: an upload above may be new
 keep_choice("data.dataset", list(options), DEFAULTS.dataset)
 follow_dataset("data")  # the sequence length starts at what suits the dataset, as on the Train page
 controls = st.columns([3, 1, 1, 1, 1])

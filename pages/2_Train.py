@@ -12,12 +12,14 @@ from seqlab.ui import use_app_navigation  # noqa: E402
 
 use_app_navigation()  # a first visit by a direct link runs app.py too
 
+from seqlab.workspaces import upload_scope  # noqa: E402
 from seqlab.views.datasets import dataset_options  # noqa: E402
 from seqlab.views.train import live_board, size_estimate  # noqa: E402
 from seqlab.ui import error_boundary, get_store, imdb_status, init_state, load_dataset  # noqa: E402
 from seqlab.ui import forms  # noqa: E402
 from seqlab.ui.forms import form_config, init_form_state, run_form  # noqa: E402
 from seqlab.ui.present import presenting  # noqa: E402
+from seqlab.ui.search import search_panel  # noqa: E402
 from seqlab.ui.widgets import (  # noqa: E402
     finished_run_card, live_run_card, show_runs_table, smoothing_slider,
 )
@@ -33,7 +35,7 @@ st.caption("Runs train in a background worker: you can queue several, close this
 # ?preset=toy fills the form with a preset's first run; ?model.units=64&train.epochs=3 (what
 # differs from the defaults) with any recipe. The URL follows each submit of the form.
 link = links.train_link()
-options = dataset_options(store.home, imdb_status().found)
+options = dataset_options(store.home, imdb_status().found, upload_scope(store.actor))
 links.restore_train(link, options)
 
 
@@ -67,6 +69,9 @@ with error_boundary("Check the form"):
 
 if st.session_state["train.notice"]:
     st.success(st.session_state["train.notice"] + " Its progress shows under Active runs at the top of this page.")
+
+# Tune a few of the form's settings with Optuna: its trials are queued runs like any other.
+search_panel(store)
 
 
 @st.fragment(run_every=1.0)

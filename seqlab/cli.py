@@ -1,8 +1,12 @@
-"""The command line: `python -m seqlab train|sweep|preset|runs|show|export|delete|attention|inspect|worker`.
+"""The command line: `python -m seqlab train|sweep|search|preset|runs|show|export|delete|attention|inspect|worker`.
 
 Bad flags and values exit with status 2 and one line on standard error naming
 the field, what was received and what is allowed; a damaged run store exits
-with status 1 and one line naming the file and how to recover. With `--json`,
+with status 1 and one line naming the file and how to recover. Every command
+takes `--workspace NAME` (and `--instructor-token TOKEN`): it sees and changes
+only that workspace's runs, and an action on another workspace's run (or a
+wrong token) is refused with status 3 and one line saying why; a run over one
+of the server's limits (`seqlab.quotas`) exits 2 naming the limit. With `--json`,
 the last line of standard output is one JSON object (progress goes to standard
 error).
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import json
 import os
@@ -30,6 +35,7 @@ from seqlab.experiments import parse_archs, parse_vary, plan_sweep
 from seqlab.jobs import IDLE_TIMEOUT_SECONDS, run_worker, train_foreground
 from seqlab.store import DamagedStoreError, RunStore, default_home
 from seqlab.training import prepare_process
+from seqlab.workspaces import PermissionDenied, command_line_actor
 
 
 class UsageError(Exception):
@@ -46,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m seqlab", description="Train and compare sequence models.")
     parser.add_argument("--home", help="run store folder (default: $SEQLAB_HOME or ~/.seqlab)")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # Every command acts for one workspace (seqlab.workspaces): its runs, its limits.
+    who = _Parser(add_help=False)
+    who.add_argument("--workspace", metavar="NAME",
+                     help="the workspace to act for (default: $SEQLAB_WORKSPACE or 'default')")
+    who.add_argument("--instructor-token", metavar="TOKEN",
+                     help="act as the instructor (every workspace), if TOKEN is the server's "
+                          "SEQLAB_INSTRUCTOR_TOKEN")
+    commands.add_parser = functools.partial(commands.add_parser, parents=[who])
 
     train = commands.add_parser("train", help="train one run (or a seed group) in the foreground")
     train.add_argument("--dataset", default="toy",
@@ -75,6 +89,24 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--set", dest="assignments", action="append", default=[],
                        metavar="KEY=VALUE", help="any other config field")
     sweep.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
+
+    search = commands.add_parser(
+        "search", help="tune settings over ranges with Optuna (TPE, median pruning), trials trained here")
+    search.add_argument("--dataset", default="toy",
+                        help=f"{', '.join(BUILTIN_DATASETS)} or a path to a CSV/TSV/JSONL file")
+    search.add_argument("--arch", default="lstm", choices=ARCHITECTURES)
+    search.add_argument("--space", dest="space", action="append", default=[], required=True,
+                        metavar="FIELD=LOW:HIGH[:log] or FIELD=A,B,C",
+                        help="a setting to tune (repeat for several), e.g. model.units=16:128:log, "
+                             "train.learning_rate=1e-4:1e-2:log, train.optimizer=adam,rmsprop")
+    search.add_argument("--trials", type=_positive_int("--trials"), default=10, help="trials in all (default 10)")
+    search.add_argument("--epochs", type=_positive_int("--epochs"),
+                        help="every trial's epochs; " + FIELD_HELP["train.epochs"])
+    search.add_argument("--seed", type=_non_negative_int("--seed"),
+                        help="the runs' seed and the sampler's; " + FIELD_HELP["seed"])
+    search.add_argument("--set", dest="assignments", action="append", default=[],
+                        metavar="KEY=VALUE", help="any other config field, fixed for every trial")
+    search.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
 
     preset = commands.add_parser(
         "preset", help="list the presets, or queue one as the Home button does (a worker trains it)")
@@ -135,10 +167,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         # The one place the command line resolves its store; everything below is given it.
         store = RunStore(args.home or default_home())
+        if args.command != "worker":  # a worker serves every workspace's queue
+            store = store.for_actor(command_line_actor(args.workspace, args.instructor_token))
         return _COMMANDS[args.command](args, store)
     except UsageError as error:
         print(f"seqlab: error: {error}", file=sys.stderr)
         return 2
+    except PermissionDenied as error:  # another workspace's run, or a wrong instructor token
+        print(f"seqlab: refused: {' '.join(str(error).split())}", file=sys.stderr)
+        return 3
     except DamagedStoreError as error:
         print(f"seqlab: error: {error}", file=sys.stderr)
         return 1
@@ -214,6 +251,44 @@ def _sweep(args, store) -> int:
     return 0 if all(s in ("completed", "stopped") for s in statuses) else 1
 
 
+def _search(args, store) -> int:
+    from seqlab.search import check_space, parse_space, search_payload
+    from seqlab.search_jobs import run_search
+
+    args.name = None
+    config = build_train_config(args)
+    try:
+        space = parse_space(args.space)
+        check_space(config, space)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    prepare_process(store)
+    bar = ProgressBar(sys.stderr)
+
+    def on_trial(record, finished: bool) -> None:
+        if finished:
+            bar.finish(record)
+            return
+        settings = ", ".join(f"{item.field}={_setting_text(record.config.flat()[item.field])}" for item in space)
+        bar.write(f"trial {record.trial_number} ({record.trial_number + 1}/{args.trials}): {settings}")
+
+    study_id = run_search(store, config, space, args.trials, seed=args.seed, on_progress=bar, on_trial=on_trial)
+    payload = search_payload(store, study_id)
+    if args.json:
+        print(json.dumps(payload))
+    else:
+        fields = [item.field for item in space]
+        print(f"search {study_id}: {payload['objective']} per trial")
+        print(f"{'trial':>5} {'state':<9} {'value':>8}  {'run_id':<22} " + "  ".join(fields))
+        for trial in payload["trials"]:
+            print(f"{trial['number']:>5} {trial['state']:<9} {_fmt(trial['value']):>8}  {trial['run_id'] or '-':<22} "
+                  + "  ".join(_setting_text(trial["params"].get(name)) for name in fields))
+        best = payload["best"]
+        print(f"best: trial {best['number']} ({best['run_id']}), {_fmt(best['value'])}" if best
+              else "best: none (no trial completed)")
+    return 0 if payload["best"] is not None else 1
+
+
 def _preset(args, store) -> int:
     from seqlab.config import find_preset, presets
     from seqlab.views.home import preset_lessons, queue_preset, run_labels
@@ -249,7 +324,7 @@ def _preset(args, store) -> int:
                       "test_accuracy": r.test_accuracy, "test_accuracy_last": r.test_accuracy_last,
                       "best_epoch": r.best_epoch, "seconds_per_epoch": r.seconds_per_epoch,
                       "compile_seconds": r.compile_seconds, "started_at": r.started_at,
-                      "finished_at": r.finished_at} for r in records],
+                      "finished_at": r.finished_at, **placement_payload(r)} for r in records],
             "lesson": {"status": lesson.status, "sentence": lesson.sentence},
         }))
     elif args.wait:
@@ -353,6 +428,7 @@ def run_payload(store, record) -> dict[str, Any]:
         "message": record.message,
         "label": record.label,
         "group_id": record.group_id,
+        **placement_payload(record),
         "config": record.config.to_dict(),
         "num_params": record.num_params,
         "history": [
@@ -435,8 +511,14 @@ def _run_row(store, record) -> dict[str, Any]:
         "test_accuracy": record.test_accuracy, "test_accuracy_last": record.test_accuracy_last,
         "best_epoch": record.best_epoch, "seconds_per_epoch": record.seconds_per_epoch,
         "compile_seconds": record.compile_seconds, "num_params": record.num_params,
-        "created_at": record.created_at,
+        "created_at": record.created_at, **placement_payload(record),
     }
+
+
+def placement_payload(record) -> dict[str, Any]:
+    """Returns whose a run is and where it trained: workspace, shared, backend ("local" or "ray"), node, trial."""
+    return {"workspace": record.workspace, "shared": record.shared, "backend": record.backend,
+            "node": record.node, "study_id": record.study_id, "trial_number": record.trial_number}
 
 
 def _show(args, store) -> int:
@@ -566,7 +648,7 @@ def _inspect(args, store) -> int:
     return 0
 
 
-_COMMANDS = {"train": _train, "sweep": _sweep, "preset": _preset, "runs": _runs, "show": _show, "export": _export,
+_COMMANDS = {"train": _train, "sweep": _sweep, "search": _search, "preset": _preset, "runs": _runs, "show": _show, "export": _export,
              "delete": _delete, "attention": _attention, "inspect": _inspect, "worker": _worker}
 
 
@@ -655,6 +737,11 @@ def _timing(record) -> str:
         return ""
     return (f"seconds per epoch (steady): {record.seconds_per_epoch:.2f}   one-off compile: "
             f"{_fmt(record.compile_seconds, 1)} s")
+
+
+def _setting_text(value: Any) -> str:
+    """A setting's value, floats to 4 significant digits (a learning rate of 0.0113...)."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _fmt(value: Any, digits: int = 4) -> str:

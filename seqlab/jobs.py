@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from seqlab.config import RunConfig
+from seqlab.quotas import check_queue
 from seqlab.store import RunRecord, RunStore
 from seqlab.training import ProgressCallback, train_run
 
@@ -86,9 +87,12 @@ def queue_runs(
     Raises:
         ValueError: when a config is invalid (then nothing is queued); the
             message names which one when there are several.
+        QuotaExceeded: (a ValueError) when the store's workspace would pass
+            one of the server's limits (`seqlab.quotas`); nothing is queued.
     """
     configs = list(configs)
     _validate_all(configs)
+    check_queue(store, configs)
     run_ids = [store.create_run(config, group_id=group_id) for config in configs]
     if start_worker:
         ensure_worker(store)
@@ -112,10 +116,13 @@ def queue_groups(
     Raises:
         ValueError: when any config is invalid (its own message; nothing is
             queued then).
+        QuotaExceeded: (a ValueError) when the store's workspace would pass
+            one of the server's limits (`seqlab.quotas`); nothing is queued.
     """
     groups = [list(configs) for configs in groups]
     for configs in groups:
         _validate_all(configs, numbered=False)
+    check_queue(store, [config for configs in groups for config in configs])
     run_ids = []
     for configs in groups:
         group_id = store.new_group_id() if len(configs) > 1 else None
@@ -208,6 +215,7 @@ def ensure_worker(store: RunStore, *, command: Sequence[str] | None = None,
         no worker is alive (and `warm` is false).
     """
     _reap_spawned()
+    store = store.for_actor(None)  # the pool serves every workspace: count all their runs
     store.reap_dead_runs()
     if _fail_queue_after_start_crashes(store):
         return None
@@ -305,7 +313,12 @@ def run_worker(
 
 
 def stop_run(store: RunStore, run_id: str) -> None:
-    """Asks a run to stop: a queued run stops at once, a running one within a few batches."""
+    """Asks a run to stop: a queued run stops at once, a running one within a few batches.
+
+    Raises:
+        RunNotFoundError: when there is no such run (or the store's actor may not see it).
+        PermissionDenied: when the store's actor sees the run but does not own it.
+    """
     store.request_stop(run_id)
 
 

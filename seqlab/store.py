@@ -40,6 +40,7 @@ Nothing here imports TensorFlow or Streamlit.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import importlib.metadata
 import json
@@ -64,6 +65,7 @@ import pandas as pd
 from seqlab import __version__
 from seqlab.analysis.tables import CURVE_SUMMARY_COLUMNS, CURVE_SUMMARY_RULES, curve_summary_table
 from seqlab.config import RunConfig
+from seqlab.workspaces import DEFAULT_WORKSPACE, Actor, PermissionDenied, check_workspace_name
 
 STATUSES = ("queued", "running", "completed", "stopped", "diverged", "failed", "interrupted")
 FINISHED_STATUSES = frozenset({"completed", "stopped", "diverged", "failed", "interrupted"})
@@ -78,8 +80,10 @@ RESULT_COLUMNS = ("best_epoch", "test_accuracy_last", "compile_seconds", "second
 RUN_COLUMNS = (
     "run_id", "label", "arch", "status", "group_id", "created_at", "started_at",
     "finished_at", "num_params", "test_loss", "test_accuracy", *RESULT_COLUMNS, "message",
-    "dataset",
+    "dataset", *"workspace shared backend node study_id trial_number".split(),
 )
+# Where a run trained (`RunRecord.backend`): a worker process of this host, or a Ray task.
+BACKENDS = ("local", "ray")
 # Columns of the `summaries` table holding whole numbers (the rest are REAL).
 SUMMARY_INTEGER_COLUMNS = ("epochs_run", "curve_best_epoch", "overfit_epoch")
 # Runs whose missing summaries are computed in one write transaction, so filling in
@@ -98,6 +102,9 @@ ERROR_LOG = "error.log"
 ATTENTION_HISTORY_FILE = "attention_history.npz"
 # A run's TensorBoard event files: train/, validation/ and its settings (`training.TensorBoardWriter`).
 TENSORBOARD_FOLDER = "tensorboard"
+# Optuna journal files of hyperparameter searches (`RunStore.search_storage_path`).
+SEARCH_FOLDER = "searches"
+SEARCH_JOURNAL_SUFFIX = ".journal"
 _RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -130,6 +137,11 @@ class RunRecord:
     and evaluation steps); both are None for a run with fewer than two full
     epochs. `majority_fraction` is the validation split's largest class share:
     what always guessing that class scores.
+
+    `workspace` owns the run (`seqlab.workspaces`); `shared` says the
+    instructor shared it with the class. `backend` ("local" or "ray") and
+    `node` say where it trained. `study_id` and `trial_number` tie a run to
+    the hyperparameter search (`seqlab.search`) it is a trial of.
     """
 
     run_id: str
@@ -153,6 +165,12 @@ class RunRecord:
     worker_pid: int | None
     heartbeat_at: float | None
     stop_requested: bool
+    workspace: str = DEFAULT_WORKSPACE
+    shared: bool = False
+    backend: str = "local"
+    node: str | None = None
+    study_id: str | None = None
+    trial_number: int | None = None
 
     @property
     def label(self) -> str:
@@ -300,11 +318,35 @@ def _schema_v4(conn: sqlite3.Connection) -> None:
         ) WITHOUT ROWID""")
 
 
+def _schema_v5(conn: sqlite3.Connection) -> None:
+    """Adds workspaces, where runs trained, and hyperparameter searches.
+
+    Every run recorded before version 5 goes to the "default" workspace, not
+    shared, trained "local"ly. `searches` holds one row per Optuna study
+    (`seqlab.search`): its workspace and its spec (JSON); a run that is one
+    of its trials names it in `study_id`, with Optuna's `trial_number`.
+    """
+    for name, kind in (("workspace", f"TEXT NOT NULL DEFAULT '{DEFAULT_WORKSPACE}'"),
+                       ("shared", "INTEGER NOT NULL DEFAULT 0"),
+                       ("backend", "TEXT NOT NULL DEFAULT 'local'"), ("node", "TEXT"),
+                       ("study_id", "TEXT"), ("trial_number", "INTEGER")):
+        conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+    conn.execute("CREATE INDEX runs_by_workspace ON runs (workspace, status, created_at)")
+    conn.execute("CREATE INDEX runs_by_study ON runs (study_id, trial_number)")
+    conn.execute("""
+        CREATE TABLE searches (
+            study_id TEXT PRIMARY KEY,
+            workspace TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            spec TEXT NOT NULL
+        )""")
+
+
 # MIGRATIONS[i] brings a database from schema version i to i + 1. To add a field
 # later, append a function (e.g. `ALTER TABLE runs ADD COLUMN ... DEFAULT ...`);
 # never edit one that has shipped.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _schema_v1, _schema_v2, _schema_v3, _schema_v4)
+    _schema_v1, _schema_v2, _schema_v3, _schema_v4, _schema_v5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -421,6 +463,14 @@ class RunStore:
     connection. Unknown run ids raise `RunNotFoundError` (a KeyError). The
     object keeps one thing between calls: the configs `runs_frame` parsed
     (a run's config is written once, when the run is recorded), under a lock.
+
+    A store opened with `RunStore(home)` acts for the system (workers, the
+    training path, tests): it sees and may change every run. `for_actor`
+    returns the same store as one workspace sees it (`seqlab.workspaces`):
+    every listing, frame and read keeps to the runs that actor may see, a
+    run outside them is reported missing (as if it did not exist), new runs
+    belong to the actor's workspace, and stop, delete and share refuse runs
+    the actor does not own with `PermissionDenied`.
     """
 
     def __init__(self, home: str | Path):
@@ -441,6 +491,7 @@ class RunStore:
         self._configs: dict[tuple[str, float], tuple] = {}
         self._config_frames: dict[tuple, pd.DataFrame] = {}
         self._config_lock = threading.Lock()
+        self.actor: Actor | None = None  # None: the system (sees and may change every run)
         (self.home / ARTIFACTS_FOLDER).mkdir(parents=True, exist_ok=True)
         with self._read() as conn:
             # Persistent in the file; a no-op when it is already WAL.
@@ -451,7 +502,66 @@ class RunStore:
                 migrate(conn, self.db_path)
 
     def __repr__(self) -> str:
-        return f"RunStore({str(self.home)!r})"
+        return f"RunStore({str(self.home)!r})" + (f".for_actor({self.actor!r})" if self.actor else "")
+
+    def for_actor(self, actor: Actor | None) -> "RunStore":
+        """Returns this store as `actor` sees it (None: the system's view, every run).
+
+        The returned object shares this one's home and caches; it costs no
+        database access, so a page may make one per rerun.
+
+        Raises:
+            ValueError: when `actor` is not a `seqlab.workspaces.Actor` or None.
+        """
+        if actor is not None and not isinstance(actor, Actor):
+            raise ValueError(f"actor: received {type(actor).__name__}, expected a seqlab.workspaces.Actor or None")
+        scoped = copy.copy(self)
+        scoped.actor = actor
+        return scoped
+
+    @property
+    def workspace(self) -> str:
+        """The workspace new runs are recorded in: the actor's, else "default"."""
+        return self.actor.workspace if self.actor is not None else DEFAULT_WORKSPACE
+
+    def _visibility(self) -> tuple[str, list]:
+        """The SQL condition on `runs` rows this store's actor may see ("" for all), and its parameters."""
+        actor = self.actor
+        if actor is None or actor.instructor:
+            return "", []
+        if actor.include_shared:
+            return "(workspace = ? OR shared = 1)", [actor.workspace]
+        return "workspace = ?", [actor.workspace]
+
+    def _check_visible(self, run_id: str) -> None:
+        """Raises `RunNotFoundError` when this store's actor may not see `run_id` (no-op for the system)."""
+        condition, params = self._visibility()
+        if not condition:
+            return
+        with self._read() as conn:
+            row = conn.execute(f"SELECT 1 FROM runs WHERE run_id = ? AND {condition}",
+                               [run_id, *params]).fetchone()
+        if row is None:
+            raise self._missing(run_id)
+
+    def _check_owner(self, conn: sqlite3.Connection, run_id: str, action: str) -> sqlite3.Row:
+        """Returns the run's row when this store's actor may `action` it.
+
+        Raises:
+            RunNotFoundError: when there is no such run, or the actor may not see it.
+            PermissionDenied: when the actor sees it (shared) but does not own it.
+        """
+        row = conn.execute("SELECT status, workspace, shared FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        actor = self.actor
+        if row is None or (actor is not None and not actor.instructor and row["workspace"] != actor.workspace
+                           and not (actor.include_shared and row["shared"])):
+            raise self._missing(run_id)
+        if actor is not None and not actor.may_change(row["workspace"]):
+            raise PermissionDenied(
+                f"cannot {action} run {run_id}: it belongs to workspace {row['workspace']!r} and was shared "
+                f"with the class; workspace {actor.workspace!r} may {action} only its own runs "
+                f"(the instructor may {action} any)")
+        return row
 
     def check(self) -> None:
         """Reads the schema once, so a damaged runs.db is reported before anything else is drawn.
@@ -556,6 +666,12 @@ class RunStore:
             worker_pid=row["worker_pid"],
             heartbeat_at=row["heartbeat_at"],
             stop_requested=bool(row["stop_requested"]),
+            workspace=row["workspace"],
+            shared=bool(row["shared"]),
+            backend=row["backend"],
+            node=row["node"],
+            study_id=row["study_id"],
+            trial_number=row["trial_number"],
         )
 
     def _update_run(self, conn: sqlite3.Connection, run_id: str, sql: str, params: tuple) -> None:
@@ -570,6 +686,9 @@ class RunStore:
         status: str = "queued",
         group_id: str | None = None,
         num_params: int | None = None,
+        workspace: str | None = None,
+        study_id: str | None = None,
+        trial_number: int | None = None,
     ) -> str:
         """Records a new run with its recipe and the package versions.
 
@@ -578,14 +697,22 @@ class RunStore:
             status: usually "queued"; tests and imports may record finished runs.
             group_id: the group (seed repeats) the run belongs to.
             num_params: the model's parameter count when already known.
+            workspace: the owning workspace; only the system's store may name
+                one (None: the actor's workspace, else "default").
+            study_id: the search (`create_search`) this run is a trial of.
+            trial_number: its Optuna trial number in that search.
 
         Returns:
             The new run id, e.g. "r20261129-015512-3f9a" (sorts by creation time).
 
         Raises:
-            ValueError: for a status outside `STATUSES` or a config that is not a RunConfig.
+            ValueError: for a status outside `STATUSES`, a config that is not a
+                RunConfig, or a workspace that is not a valid name (or not the
+                actor's own).
+            PermissionDenied: when an actor's store is asked for another workspace.
         """
         _check_status(status)
+        workspace = self._new_run_workspace(workspace)
         if not isinstance(config, RunConfig):
             raise ValueError(
                 f"config: received {type(config).__name__}, expected a seqlab.config.RunConfig"
@@ -601,11 +728,12 @@ class RunStore:
                 with self._write() as conn:
                     conn.execute(
                         "INSERT INTO runs (run_id, status, config, created_at, started_at,"
-                        " finished_at, group_id, num_params, progress, versions, heartbeat_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " finished_at, group_id, num_params, progress, versions, heartbeat_at,"
+                        " workspace, study_id, trial_number)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (run_id, status, config.to_json(), now, started, finished, group_id,
                          num_params, json.dumps(progress), json.dumps(package_versions()),
-                         heartbeat),
+                         heartbeat, workspace, study_id, trial_number),
                     )
                     if finished is not None:
                         self._store_summaries(conn, [run_id])
@@ -613,6 +741,16 @@ class RunStore:
             except sqlite3.IntegrityError:
                 continue  # two runs in the same second drew the same suffix
         raise RuntimeError("could not draw a unique run id after 10 tries")
+
+    def _new_run_workspace(self, workspace: str | None) -> str:
+        """The workspace a new run (or search) is recorded in; see `create_run`."""
+        if workspace is None:
+            return self.workspace
+        workspace = check_workspace_name(workspace)
+        if self.actor is not None and not self.actor.may_change(workspace):
+            raise PermissionDenied(f"workspace {self.actor.workspace!r} cannot record runs in workspace "
+                                   f"{workspace!r}; leave workspace unset to use your own")
+        return workspace
 
     def import_runs(self, runs: Iterable[dict[str, Any]]) -> list[str]:
         """Records finished runs with their epochs, all in one transaction (imports, benchmarks).
@@ -625,8 +763,8 @@ class RunStore:
             runs: one dict per run: "config" (a RunConfig), "status" (one of
                 `FINISHED_STATUSES`), "epochs" (one metrics dict per epoch,
                 epoch 1 first, as `add_epoch` takes them) and optionally
-                "group_id", "num_params", "message", "majority_fraction" and
-                `finish_run`'s results ("test_loss", "test_accuracy",
+                "group_id", "num_params", "message", "majority_fraction",
+                "workspace" (as `create_run` takes it) and `finish_run`'s results ("test_loss", "test_accuracy",
                 "test_accuracy_last", "best_epoch", "compile_seconds",
                 "seconds_per_epoch").
 
@@ -638,7 +776,7 @@ class RunStore:
                 one, a config that is not a RunConfig, or a metric or result
                 that is not a number; nothing is recorded then.
         """
-        optional = {"group_id", "num_params", "message", "majority_fraction", *_RESULT_ARGUMENTS}
+        optional = {"group_id", "num_params", "message", "majority_fraction", "workspace", *_RESULT_ARGUMENTS}
         now, versions = time.time(), json.dumps(package_versions())
         checked = []
         for index, run in enumerate(runs):
@@ -658,7 +796,8 @@ class RunStore:
                       for epoch, metrics in enumerate(run.get("epochs") or (), start=1)]
             progress = json.dumps({"epoch": len(epochs), "epochs": config.train.epochs})
             row = (status, config.to_json(), now, now, now, run.get("group_id"), run.get("num_params"),
-                   str(run.get("message") or ""), progress, versions, *results.values(), fraction)
+                   str(run.get("message") or ""), progress, versions, *results.values(), fraction,
+                   self._new_run_workspace(run.get("workspace")))
             checked.append((row, epochs))
         run_ids: list[str] = []
         with self._write() as conn:
@@ -669,8 +808,8 @@ class RunStore:
                         conn.execute(
                             "INSERT INTO runs (run_id, status, config, created_at, started_at, finished_at,"
                             " group_id, num_params, message, progress, versions,"
-                            f" {', '.join(_RESULT_ARGUMENTS)}, majority_fraction)"
-                            f" VALUES ({', '.join('?' * (12 + len(_RESULT_ARGUMENTS)))})", (run_id, *row))
+                            f" {', '.join(_RESULT_ARGUMENTS)}, majority_fraction, workspace)"
+                            f" VALUES ({', '.join('?' * (13 + len(_RESULT_ARGUMENTS)))})", (run_id, *row))
                         break
                     except sqlite3.IntegrityError:
                         continue  # thousands of runs in one second: another suffix
@@ -688,10 +827,13 @@ class RunStore:
         """Returns the record of `run_id`.
 
         Raises:
-            RunNotFoundError: (a KeyError) when there is no such run.
+            RunNotFoundError: (a KeyError) when there is no such run (or this
+                store's actor may not see it).
         """
+        condition, params = self._visibility()
         with self._read() as conn:
-            row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            row = conn.execute(f"SELECT * FROM runs WHERE run_id = ?{' AND ' + condition if condition else ''}",
+                               [run_id, *params]).fetchone()
         if row is None:
             raise self._missing(run_id)
         return self._record(row)
@@ -702,18 +844,23 @@ class RunStore:
         statuses: Iterable[str] | None = None,
         group_id: str | None = None,
         limit: int | None = None,
+        workspace: str | None = None,
+        study_id: str | None = None,
     ) -> list[RunRecord]:
-        """Returns runs, newest first.
+        """Returns the runs this store's actor may see, newest first.
 
         Args:
             statuses: keep only these statuses (None: all).
             group_id: keep only this group (None: all).
             limit: at most this many (None: all).
+            workspace: keep only this workspace's runs (None: all visible).
+            study_id: keep only this search's trials (None: all).
 
         Raises:
             ValueError: for an unknown status or a limit below 1.
         """
-        sql, params = self._run_filter(statuses=statuses, group_id=group_id)
+        sql, params = self._run_filter(statuses=statuses, group_id=group_id, workspace=workspace,
+                                       study_id=study_id)
         sql = f"SELECT * FROM runs{sql} ORDER BY created_at DESC, rowid DESC"
         if limit is not None:
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -723,14 +870,28 @@ class RunStore:
             rows = conn.execute(sql, params).fetchall()
         return [self._record(row) for row in rows]
 
-    @staticmethod
     def _run_filter(
+        self,
         *,
         run_ids: Iterable[str] | None = None,
         statuses: Iterable[str] | None = None,
         group_id: str | None = None,
+        workspace: str | None = None,
+        study_id: str | None = None,
     ) -> tuple[str, list]:
+        """A WHERE clause on `run_id` and `runs` columns, always within what the actor may see."""
         clauses, params = [], []
+        condition, visible = self._visibility()
+        if condition:
+            # A subquery on `run_id`, so the same clause serves epochs, step_losses and runs.
+            clauses.append(f"run_id IN (SELECT run_id FROM runs WHERE {condition})")
+            params.extend(visible)
+        if workspace is not None:
+            clauses.append("run_id IN (SELECT run_id FROM runs WHERE workspace = ?)")
+            params.append(str(workspace))
+        if study_id is not None:
+            clauses.append("run_id IN (SELECT run_id FROM runs WHERE study_id = ?)")
+            params.append(str(study_id))
         if run_ids is not None:
             run_ids = [run_ids] if isinstance(run_ids, str) else run_ids
             # One JSON parameter instead of one placeholder per id: no variable limit.
@@ -748,8 +909,12 @@ class RunStore:
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def claim_next_run(self, worker_pid: int) -> RunRecord | None:
-        """Atomically turns the oldest queued run into a running one owned by `worker_pid`.
+        """Atomically turns the next queued run into a running one owned by `worker_pid`.
 
+        The queue is fair across workspaces (round-robin): the next run is the
+        one whose workspace has the fewest runs ahead of it, counting that
+        workspace's running runs and its own earlier queued ones, the oldest
+        first on ties. A student's tenth run waits behind everyone's first.
         Two workers calling at once never get the same run.
 
         Returns:
@@ -757,10 +922,7 @@ class RunStore:
         """
         now = time.time()
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT run_id FROM runs WHERE status = 'queued'"
-                " ORDER BY created_at, rowid LIMIT 1"
-            ).fetchone()
+            row = conn.execute(_NEXT_QUEUED_RUN).fetchone()
             if row is None:
                 return None
             conn.execute(
@@ -893,12 +1055,11 @@ class RunStore:
         Finished runs are left as they are.
 
         Raises:
-            RunNotFoundError: when there is no such run.
+            RunNotFoundError: when there is no such run (or the actor may not see it).
+            PermissionDenied: when the actor sees the run but does not own it.
         """
         with self._write() as conn:
-            row = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            if row is None:
-                raise self._missing(run_id)
+            row = self._check_owner(conn, run_id, "stop")
             if row["status"] == "queued":
                 conn.execute(
                     "UPDATE runs SET status = 'stopped', stop_requested = 1, finished_at = ?,"
@@ -955,12 +1116,11 @@ class RunStore:
 
         Raises:
             ValueError: when the run is running (stop it first).
-            RunNotFoundError: when there is no such run.
+            RunNotFoundError: when there is no such run (or the actor may not see it).
+            PermissionDenied: when the actor sees the run but does not own it.
         """
         with self._write() as conn:
-            row = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            if row is None:
-                raise self._missing(run_id)
+            row = self._check_owner(conn, run_id, "delete")
             if row["status"] == "running":
                 raise ValueError(
                     f"run {run_id} is running; stop it first (Stop button, or "
@@ -972,6 +1132,116 @@ class RunStore:
         folder = self.home / ARTIFACTS_FOLDER / run_id
         if _RUN_ID_PATTERN.fullmatch(run_id) and folder.is_dir():
             shutil.rmtree(folder)
+
+    def set_shared(self, run_id: str, shared: bool) -> None:
+        """Shares a run with the class (every workspace may then see it, read only), or stops sharing it.
+
+        Raises:
+            RunNotFoundError: when there is no such run.
+            PermissionDenied: unless this store acts for the instructor (or the system).
+        """
+        if self.actor is not None and not self.actor.instructor:
+            raise PermissionDenied(f"cannot share run {run_id}: only the instructor shares runs with the class "
+                                   f"(workspace {self.actor.workspace!r} is not the instructor)")
+        with self._write() as conn:
+            self._update_run(conn, run_id, "UPDATE runs SET shared = ? WHERE run_id = ?",
+                             (1 if shared else 0, run_id))
+
+    def set_placement(self, run_id: str, backend: str, node: str | None) -> None:
+        """Records where a run trains: `backend` ("local" or "ray") and the node (a host name or Ray node id).
+
+        Raises:
+            ValueError: for a backend outside `BACKENDS`.
+            RunNotFoundError: when there is no such run.
+        """
+        if backend not in BACKENDS:
+            raise ValueError(f"backend: received {backend!r}, expected one of {', '.join(BACKENDS)}")
+        with self._write(revises=False) as conn:
+            self._update_run(conn, run_id, "UPDATE runs SET backend = ?, node = ? WHERE run_id = ?",
+                             (backend, None if node is None else str(node)[:200], run_id))
+
+    def workspace_counts(self) -> dict[str, dict[str, int]]:
+        """Returns {workspace: {status: runs}} over the runs this store's actor may see."""
+        sql, params = self._run_filter()
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT workspace, status, COUNT(*) FROM runs{sql} GROUP BY workspace, status",
+                                params).fetchall()
+        counts: dict[str, dict[str, int]] = {}
+        for workspace, status, count in rows:
+            counts.setdefault(workspace, {})[status] = count
+        return counts
+
+    # ------------------------------------------------------------ searches
+    def create_search(self, spec: dict[str, Any]) -> str:
+        """Records a new hyperparameter search (an Optuna study) in the actor's workspace.
+
+        Args:
+            spec: what `seqlab.search` needs to run it again (JSON-able).
+
+        Returns:
+            The new study id, e.g. "s20261202-101500-3f9a".
+
+        Raises:
+            ValueError: when `spec` is not a JSON-able dict.
+        """
+        if not isinstance(spec, dict):
+            raise ValueError(f"spec: received {type(spec).__name__}, expected a dict")
+        text = json.dumps(spec, sort_keys=True)
+        for _ in range(10):
+            study_id = _new_id("s")
+            try:
+                with self._write() as conn:
+                    conn.execute("INSERT INTO searches (study_id, workspace, created_at, spec) VALUES (?, ?, ?, ?)",
+                                 (study_id, self.workspace, time.time(), text))
+                return study_id
+            except sqlite3.IntegrityError:
+                continue
+        raise RuntimeError("could not draw a unique study id after 10 tries")
+
+    def get_search(self, study_id: str) -> dict[str, Any]:
+        """Returns {"study_id", "workspace", "created_at", "spec"} of a search the actor may see.
+
+        Raises:
+            RunNotFoundError: when there is no such search (or the actor may not see it).
+        """
+        found = [search for search in self.list_searches() if search["study_id"] == study_id]
+        if not found:
+            raise RunNotFoundError(f"no search {study_id!r} in {self.db_path}; "
+                                   f"`python -m seqlab search` starts one")
+        return found[0]
+
+    def list_searches(self) -> list[dict[str, Any]]:
+        """Returns the searches the actor may see (its workspace's; the instructor's: all), newest first.
+
+        A search counts as shared when any of its trials is.
+        """
+        actor = self.actor
+        sql, params = "", []
+        if actor is not None and not actor.instructor:
+            sql, params = " WHERE workspace = ?", [actor.workspace]
+            if actor.include_shared:
+                sql += " OR study_id IN (SELECT study_id FROM runs WHERE shared = 1 AND study_id IS NOT NULL)"
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT * FROM searches{sql} ORDER BY created_at DESC, rowid DESC",
+                                params).fetchall()
+        return [{"study_id": row["study_id"], "workspace": row["workspace"], "created_at": row["created_at"],
+                 "spec": _loads(row["spec"])} for row in rows]
+
+    def search_storage_path(self, study_id: str) -> Path:
+        """Returns the Optuna journal file of a search (`searches/<study_id>.journal`; its folder is created).
+
+        Optuna's `JournalStorage` over a file is what Optuna recommends when
+        several processes on one machine share a study (SQLite locks up under
+        many writers); each search has its own file beside runs.db.
+
+        Raises:
+            ValueError: for an id that is not a plain name.
+        """
+        if not isinstance(study_id, str) or not _RUN_ID_PATTERN.fullmatch(study_id):
+            raise ValueError(f"study_id: received {study_id!r}, expected a study id such as s20261202-101500-3f9a")
+        folder = self.home / SEARCH_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{study_id}{SEARCH_JOURNAL_SUFFIX}"
 
     # ----------------------------------------------------------- artifacts
     def artifact_dir(self, run_id: str) -> Path:
@@ -1019,10 +1289,10 @@ class RunStore:
         return self.artifact_dir(run_id) / TENSORBOARD_FOLDER
 
     def has_model(self, run_id: str) -> bool:
-        """Returns whether the run saved a model (creates nothing; False for a bad id)."""
+        """Returns whether the run saved a model (creates nothing; False for a bad id or a run not visible)."""
         try:
             return (self._artifact_folder(run_id) / MODEL_FILE).is_file()
-        except ValueError:
+        except (ValueError, RunNotFoundError):
             return False
 
     def write_meta(self, run_id: str, meta: dict[str, Any]) -> None:
@@ -1038,7 +1308,11 @@ class RunStore:
         (self.artifact_dir(run_id) / META_FILE).write_text(json.dumps(meta, indent=2))
 
     def read_meta(self, run_id: str) -> dict[str, Any] | None:
-        """Returns the run's `meta.json`, or None when it is missing or unreadable (creates nothing)."""
+        """Returns the run's `meta.json`, or None when it is missing or unreadable (creates nothing).
+
+        Raises:
+            RunNotFoundError: when this store's actor may not see the run.
+        """
         try:
             meta = json.loads((self._artifact_folder(run_id) / META_FILE).read_text())
         except (OSError, ValueError):
@@ -1083,6 +1357,9 @@ class RunStore:
         """Returns the arrays of the run's `attention_history.npz`, or None when it has none.
 
         None also for a missing or unreadable file and a bad id; creates nothing.
+
+        Raises:
+            RunNotFoundError: when this store's actor may not see the run.
         """
         try:
             path = self._artifact_folder(run_id) / ATTENTION_HISTORY_FILE
@@ -1107,10 +1384,17 @@ class RunStore:
         return folder
 
     def _artifact_folder(self, run_id: str) -> Path:
+        """The run's folder (not created); an actor's store first checks the actor may see the run.
+
+        Raises:
+            ValueError: for an id that is not a plain name.
+            RunNotFoundError: when the actor may not see the run.
+        """
         if not isinstance(run_id, str) or not _RUN_ID_PATTERN.fullmatch(run_id):
             raise ValueError(
                 f"run_id: received {run_id!r}, expected a run id such as r20261129-015512-3f9a"
             )
+        self._check_visible(run_id)
         return self.home / ARTIFACTS_FOLDER / run_id
 
     # -------------------------------------------------------------- epochs
@@ -1150,6 +1434,11 @@ class RunStore:
     def epochs(self, run_id: str) -> list[dict]:
         """Returns the run's epochs in order: [{"epoch", "loss", "accuracy", "val_loss",
         "val_accuracy", "seconds", ...extra metrics}] (an unknown run has none)."""
+        if self.actor is not None:
+            try:
+                self._check_visible(run_id)
+            except RunNotFoundError:
+                return []  # as for an unknown run
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,)
@@ -1220,7 +1509,8 @@ class RunStore:
         frame = pd.concat([base[list(RUN_COLUMNS)], config_frame], axis=1)
         numeric = ("created_at", "started_at", "finished_at", "test_loss", "test_accuracy",
                    "test_accuracy_last", "compile_seconds", "seconds_per_epoch", "majority_fraction")
-        return frame.astype({"num_params": "Int64", "best_epoch": "Int64",
+        return frame.astype({"num_params": "Int64", "best_epoch": "Int64", "trial_number": "Int64",
+                             "shared": "bool",
                              **{name: "float64" for name in numeric}})
 
     # --------------------------------------------------------- step losses
@@ -1457,9 +1747,23 @@ _RESULT_ARGUMENTS = ("test_loss", "test_accuracy", "test_accuracy_last", "best_e
 _EPOCH_SELECT = "run_id, epoch, " + ", ".join(METRIC_COLUMNS) + ", extra"
 
 
+# The next run to train (`claim_next_run`): round-robin over workspaces. A queued run's
+# place is its workspace's running runs plus its position among that workspace's
+# queued runs; the lowest place goes first, the oldest on ties.
+_NEXT_QUEUED_RUN = """
+    WITH queued AS (
+        SELECT run_id, workspace, created_at, rowid AS row_order,
+               ROW_NUMBER() OVER (PARTITION BY workspace ORDER BY created_at, rowid) AS position
+        FROM runs WHERE status = 'queued'),
+    running AS (SELECT workspace, COUNT(*) AS count FROM runs WHERE status = 'running' GROUP BY workspace)
+    SELECT queued.run_id FROM queued LEFT JOIN running ON running.workspace = queued.workspace
+    ORDER BY queued.position + COALESCE(running.count, 0), queued.created_at, queued.row_order
+    LIMIT 1"""
+
 # What `runs_frame` reads from `runs` besides the config (which it parses once per run).
 _RUN_FRAME_COLUMNS = ("run_id", "status", "group_id", "created_at", "started_at", "finished_at",
-                      "num_params", "test_loss", "test_accuracy", *RESULT_COLUMNS, "message")
+                      "num_params", "test_loss", "test_accuracy", *RESULT_COLUMNS, "message",
+                      "workspace", "shared", "backend", "node", "study_id", "trial_number")
 _CREATED_AT = _RUN_FRAME_COLUMNS.index("created_at")
 
 

@@ -2,7 +2,9 @@
 
 The same bytes always land at the same path (`<sha256><suffix>`), so a run's
 `data.dataset` can point at the file for as long as the store lives; a
-`<sha256>.note` beside it keeps the name the user gave and what was read.
+`<sha256>.note` beside it keeps the name the user gave, what was read and
+the workspaces that uploaded it: each workspace lists only its own uploads
+(the same file uploaded by two workspaces is kept once and listed for both).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from seqlab.config import DATA_FILE_FORMATS, DATA_FILE_SUFFIXES, GZIP_SUFFIX
 from seqlab.data import DatasetError, read_text_table
+from seqlab.workspaces import DEFAULT_WORKSPACE
 
 UPLOAD_FOLDER = "uploads"
 
@@ -56,7 +59,8 @@ def upload_suffix(filename: str) -> str:
 
 
 def save_upload(
-    home: str | Path, filename: str, content: bytes, text_column: str = "", label_column: str = ""
+    home: str | Path, filename: str, content: bytes, text_column: str = "", label_column: str = "",
+    *, workspace: str | None = None,
 ) -> Upload:
     """Validates an uploaded file and keeps it as `<home>/uploads/<sha256><suffix>`.
 
@@ -69,6 +73,10 @@ def save_upload(
         content: the file's bytes.
         text_column: name or 0-based number of the text column; empty = detect.
         label_column: name or 0-based number of the label column; empty = detect.
+        workspace: the workspace uploading it (None: the system, e.g. tests
+            and benchmarks; listed as the "default" workspace's). The size
+            limit of a classroom server is checked first by
+            `seqlab.quotas.save_upload_within_limits`, which the app calls.
 
     Returns:
         The saved `Upload`.
@@ -88,20 +96,48 @@ def save_upload(
         partial.write_bytes(content)
         partial.replace(path)  # atomic: a reader never sees half a file
     upload = Upload(path, Path(filename).name, len(texts), tuple(class_names))
-    path.with_name(f"{digest}{UPLOAD_NOTE}").write_text(json.dumps({
+    note = path.with_name(f"{digest}{UPLOAD_NOTE}")
+    owners = set(_note_workspaces(note)) if note.exists() else set()
+    owners.add(workspace or DEFAULT_WORKSPACE)
+    note.write_text(json.dumps({
         "filename": upload.filename, "num_texts": upload.num_texts,
-        "class_names": list(upload.class_names),
+        "class_names": list(upload.class_names), "workspaces": sorted(owners),
     }))
     return upload
 
 
-def list_uploads(home: str | Path) -> list[Upload]:
-    """Returns the saved uploads, newest first (files without a readable note are skipped)."""
+def _note_workspaces(note: Path) -> list[str]:
+    """The workspaces an upload's note lists (notes written before workspaces: "default")."""
+    try:
+        owners = json.loads(note.read_text()).get("workspaces")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [str(name) for name in owners] if isinstance(owners, list) else [DEFAULT_WORKSPACE]
+
+
+def upload_size(path: str | Path) -> int | None:
+    """Returns how many texts the upload at `path` holds, from its note (None for a file that is not an upload)."""
+    path = Path(path)
+    try:
+        return int(json.loads(path.parent.joinpath(path.name.split(".")[0] + UPLOAD_NOTE).read_text())["num_texts"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def list_uploads(home: str | Path, workspace: str | None = None) -> list[Upload]:
+    """Returns the saved uploads, newest first (files without a readable note are skipped).
+
+    Args:
+        home: the store folder.
+        workspace: list only this workspace's uploads (None: every upload, as the instructor sees them).
+    """
     folder = Path(home) / UPLOAD_FOLDER
     if not folder.is_dir():
         return []
     uploads = []
     for note in folder.glob(f"*{UPLOAD_NOTE}"):
+        if workspace is not None and workspace not in _note_workspaces(note):
+            continue
         data_files = [p for p in folder.glob(f"{note.stem}.*")
                       if p != note and not p.name.endswith(".partial")]
         try:

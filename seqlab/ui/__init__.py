@@ -18,6 +18,7 @@ import streamlit as st
 
 from seqlab.config import DataConfig
 from seqlab.store import DamagedStoreError, RunStore, default_home
+from seqlab.ui.workspace import current_actor
 from seqlab.data.vectorize import VECTORIZED_CACHE
 from seqlab.views.data import tokenization_view
 from seqlab.views.datasets import is_synthetic, suggested_data_settings
@@ -41,6 +42,8 @@ def _store_for(home: str) -> RunStore:
 def get_store() -> RunStore:
     """Returns the one `RunStore` of the current `SEQLAB_HOME`, shared by all sessions.
 
+    The store comes as this session's workspace sees it (`RunStore.for_actor`,
+    `seqlab.ui.workspace.current_actor`).
     Keyed by the folder, so changing `SEQLAB_HOME` (as each test does) opens
     another store instead of reusing a stale one. Every page calls this
     first: when runs.db is damaged (not a database any more) the page shows
@@ -52,7 +55,9 @@ def get_store() -> RunStore:
     except DamagedStoreError as error:
         st.error(error_message(error), icon=":material/database:")
         st.stop()
-    return store
+    # The session's own view: its workspace's runs (and the shared ones, when asked);
+    # the instructor's: every run. Ownership is enforced by the store, not by the pages.
+    return store.for_actor(current_actor())
 
 
 @st.cache_data(max_entries=DATASET_CACHE_ENTRIES, show_spinner="Loading texts...")
@@ -151,6 +156,7 @@ def attention_map(home: str, run_id: str, text: str):
     re-trained run is read again and a deleted one raises instead of being
     served; the model itself comes from `model_cache()`.
     """
+    require_visible(run_id)
     from seqlab.inference import model_version
 
     return _attention_map(home, run_id, text, model_version(_store_for(home), run_id))
@@ -167,6 +173,7 @@ def _attention_map(home: str, run_id: str, text: str, version):
 
 def predictions_table(home: str, run_ids: tuple[str, ...], texts: tuple[str, ...]):
     """Returns `seqlab.inference.predictions_table` for runs and texts, cached per file version."""
+    require_visible(*run_ids)
     from seqlab.inference import model_version
 
     store = _store_for(home)
@@ -183,6 +190,7 @@ def _predictions_table(home: str, run_ids: tuple[str, ...], texts: tuple[str, ..
 
 def text_states(home: str, run_id: str, text: str):
     """Returns `seqlab.states.text_states` of a recurrent run for one text, cached per file version."""
+    require_visible(run_id)
     from seqlab.inference import model_version
 
     return _text_states(home, run_id, text, model_version(_store_for(home), run_id))
@@ -198,6 +206,7 @@ def _text_states(home: str, run_id: str, text: str, version):
 
 def predictions_on_test(home: str, run_id: str):
     """Returns `seqlab.inference.test_predictions` of a run, cached per file version."""
+    require_visible(run_id)
     from seqlab.inference import model_version
 
     return _test_predictions(home, run_id, model_version(_store_for(home), run_id))
@@ -212,6 +221,7 @@ def _test_predictions(home: str, run_id: str, version):
 
 def disagreements_on_test(home: str, run_a: str, run_b: str):
     """Returns `seqlab.inference.test_disagreements` of two runs, cached per file version."""
+    require_visible(run_a, run_b)
     from seqlab.inference import model_version
 
     store = _store_for(home)
@@ -227,6 +237,7 @@ def _test_disagreements(home: str, run_a: str, run_b: str, version_a, version_b)
 
 def attribution_table(home: str, run_ids: tuple[str, ...], text: str):
     """Returns `seqlab.attribution.attribution_table` of several runs for one text, cached per file version."""
+    require_visible(*run_ids)
     from seqlab.inference import model_version
 
     store = _store_for(home)
@@ -244,6 +255,7 @@ def _attribution_table(home: str, run_ids: tuple[str, ...], text: str, versions)
 
 def gradient_table(home: str, run_ids: tuple[str, ...], texts: tuple[str, ...], labels: tuple[int, ...]):
     """Returns `seqlab.attribution.gradient_by_position_table` of runs on texts, cached per file version."""
+    require_visible(*run_ids)
     from seqlab.inference import model_version
 
     store = _store_for(home)
@@ -259,6 +271,18 @@ def _gradient_table(home: str, run_ids: tuple[str, ...], texts: tuple[str, ...],
     store = _store_for(home)
     trained = [load_trained(store, run_id, model_cache()) for run_id in run_ids]
     return gradient_by_position_table(trained, list(texts), list(labels))
+
+
+def require_visible(*run_ids: str) -> None:
+    """Raises `RunNotFoundError` unless this session's workspace may see every run in `run_ids`.
+
+    The cached readers above open the store as the system (their results are
+    shared between sessions), so each checks the session's right to the runs
+    first: a run id typed into a URL reaches only the runs the workspace sees.
+    """
+    store = get_store()
+    for run_id in run_ids:
+        store.get_run(run_id)
 
 
 # ---------------------------------------------------------------- errors

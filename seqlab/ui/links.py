@@ -34,6 +34,7 @@ from seqlab.store import RunStore
 from seqlab.ui import keep_choice, load_dataset, remember_typed_length
 from seqlab.views import links
 from seqlab.views.links import ParamValue
+from seqlab.ui.workspace import URL_PARAMETER as WORKSPACE_PARAMETER
 
 # Model archives kept built (per process): a few runs are taken away at a time, and a big
 # model's zip takes a moment to write.
@@ -135,7 +136,9 @@ class PageLink:
 
 def share_url() -> str:
     """Returns the page's address with its query string (relative, `?...`, where the browser's is unknown)."""
-    pairs = [(name, value) for name in st.query_params for value in st.query_params.get_all(name)]
+    # Without the workspace: a shared view opens in the reader's own workspace, never in the sender's.
+    pairs = [(name, value) for name in st.query_params if name != WORKSPACE_PARAMETER
+             for value in st.query_params.get_all(name)]
     query = urlencode(pairs, quote_via=quote, safe=",")
     base = st.context.url or ""
     return f"{base}?{query}" if query else (base or "?")

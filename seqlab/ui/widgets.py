@@ -7,7 +7,7 @@ import streamlit as st
 
 from seqlab import charts, jobs
 from seqlab.analysis import words
-from seqlab.data.uploads import save_upload
+from seqlab.quotas import save_upload_within_limits
 from seqlab.views.datasets import dataset_title
 from seqlab.views.runs import delete_runs
 from seqlab.views.train import run_progress
@@ -136,8 +136,8 @@ def smoothing_slider(key: str) -> None:
                    "loss; higher values smooth more. The raw curve stays faint underneath.")
 
 
-def accept_upload(home, uploaded, text_column: str, label_column: str, select_key: str):
-    """Validates and saves an uploaded file; selects it (once) in the dataset widget.
+def accept_upload(store: RunStore, uploaded, text_column: str, label_column: str, select_key: str):
+    """Validates and saves an uploaded file in the session's workspace; selects it (once) in the dataset widget.
 
     Call before the dataset widget `select_key` is drawn in this run.
 
@@ -146,10 +146,11 @@ def accept_upload(home, uploaded, text_column: str, label_column: str, select_ke
 
     Raises:
         DatasetError: the file cannot be read; nothing is saved.
+        QuotaExceeded: the file is over the server's upload limit; nothing is saved.
     """
     if uploaded is None:
         return None
-    upload = save_upload(home, uploaded.name, uploaded.getvalue(), text_column, label_column)
+    upload = save_upload_within_limits(store, uploaded.name, uploaded.getvalue(), text_column, label_column)
     seen_key = f"{select_key.partition('.')[0]}.selected_upload"
     if st.session_state.get(seen_key) != str(upload.path):
         # Only a new file switches the selection; later reruns leave the user's choice alone.

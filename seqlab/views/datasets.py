@@ -36,15 +36,20 @@ SUGGESTED_LENGTH_PERCENTILE = 95
 MAX_SUGGESTED_LENGTH = 400
 
 
-def dataset_options(home: str | Path, imdb_found: bool) -> dict[str, str]:
+def dataset_options(home: str | Path, imdb_found: bool, workspace: str | None = None) -> dict[str, str]:
     """Returns the datasets a user can pick: `data.dataset` value -> title.
 
     IMDB is listed only when a local copy was found; uploads follow the
     built-in datasets.
+
+    Args:
+        home: the store folder.
+        imdb_found: whether a local IMDB copy was found.
+        workspace: list only this workspace's uploads (None: all; `upload_scope(store)` says which).
     """
     options = {name: title for name, title in DATASET_TITLES.items()
                if name != "imdb" or imdb_found}
-    options.update({str(upload.path): upload.title for upload in list_uploads(home)})
+    options.update({str(upload.path): upload.title for upload in list_uploads(home, workspace)})
     return options
 
 

@@ -91,3 +91,26 @@ def queue_preset(store: RunStore, title: str) -> list[str]:
     if lock is not None:
         lock.check_preset(title)
     return jobs.queue_runs(store, chosen["runs"], group_id=None)
+
+
+def sharing_choices(store: RunStore) -> tuple[dict[str, str], list[str]]:
+    """Returns the finished runs the instructor may share ({run_id: "label · workspace"}) and those shared now."""
+    records = store.list_runs(statuses=["completed", "stopped", "diverged"])
+    options = {record.run_id: f"{record.label} · {record.workspace}" for record in records}
+    return options, [record.run_id for record in records if record.shared]
+
+
+def set_sharing(store: RunStore, chosen: list[str]) -> int:
+    """Shares exactly the `chosen` runs with the class among the finished ones; returns how many changed.
+
+    Raises:
+        PermissionDenied: unless `store` acts for the instructor (or the system).
+    """
+    options, shared = sharing_choices(store)
+    changed = 0
+    for run_id in options:
+        wanted = run_id in chosen
+        if wanted != (run_id in shared):
+            store.set_shared(run_id, wanted)
+            changed += 1
+    return changed
