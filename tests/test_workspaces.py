@@ -327,3 +327,12 @@ def test_the_instructor_token_on_home_opens_every_workspace(store, monkeypatch):
     check_page(at.button(key="home.workspace.enter").click().run())
     assert at.session_state["workspace.instructor"] is True
     assert "You are the instructor" in texts_of(at.caption)
+
+
+def test_the_compare_cache_keeps_each_workspaces_runs_apart(store):
+    from seqlab.views.compare import CompareCache, load_compare
+
+    own, other = finished_run(store.for_actor(ADA)), finished_run(store.for_actor(BOB))
+    cache = CompareCache()
+    assert load_compare(store.for_actor(ADA), cache).runs["run_id"].tolist() == [own]
+    assert load_compare(store.for_actor(BOB), cache).runs["run_id"].tolist() == [other]

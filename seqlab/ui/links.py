@@ -363,12 +363,14 @@ def model_archive(store: RunStore, run_id: str) -> bytes:
     """
     from seqlab.inference import model_version
 
-    return _archive(store, run_id, model_version(store, run_id))
+    version = model_version(store, run_id)  # through the session's store: another workspace's run raises
+    return _archive(str(store.home), run_id, version)
 
 
 @functools.lru_cache(maxsize=ARCHIVE_CACHE_ENTRIES)
-def _archive(store: RunStore, run_id: str, version) -> bytes:
-    return model_bytes(store, run_id)
+def _archive(home: str, run_id: str, version) -> bytes:
+    # Keyed by folder, not by store object: every rerun's store is a new (scoped) object.
+    return model_bytes(RunStore(home), run_id)
 
 
 def download_buttons(store: RunStore, run_id: str, key: str) -> None:

@@ -170,12 +170,12 @@ class CompareData:
         return list(dict.fromkeys(run_id for item in items for run_id in self.members(item)))
 
 
-KEPT_STORES = 4  # stores a CompareCache keeps: a server usually has one; tests open one per folder
+KEPT_STORES = 64  # (store, actor) pairs a CompareCache keeps: a class of 30 workspaces, with room
 KEPT_VIEWS = 16  # selections each CompareData keeps the tables of (sessions, tabs, back and forth)
 
 
 class CompareCache:
-    """The last `CompareData` of each store (by runs.db) with the revision it was read at.
+    """The last `CompareData` of each store (by runs.db) and actor, with the revision it was read at.
 
     Bounded (`KEPT_STORES`, oldest out) and safe for several sessions at once;
     the app keeps one per process (`seqlab.ui.compare_cache`), as it keeps one
@@ -184,13 +184,14 @@ class CompareCache:
 
     def __init__(self, stores: int = KEPT_STORES):
         self.stores = stores
-        self._loaded: dict[str, tuple[int, CompareData]] = {}
+        self._loaded: dict[tuple, tuple[int, CompareData]] = {}
         self._lock = threading.Lock()
 
     def load(self, store: RunStore) -> CompareData:
         """Returns the store's `CompareData`: the kept one while the store's revision is unchanged."""
         revision = store.revision()  # before the reads: data newer than it is never kept under it
-        key = str(store.db_path)
+        # One entry per store *and* actor: each workspace sees its own runs, never another's.
+        key = (str(store.db_path), store.actor)
         with self._lock:
             kept = self._loaded.get(key)
         if kept is not None and kept[0] == revision:
