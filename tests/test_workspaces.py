@@ -336,3 +336,13 @@ def test_the_compare_cache_keeps_each_workspaces_runs_apart(store):
     cache = CompareCache()
     assert load_compare(store.for_actor(ADA), cache).runs["run_id"].tolist() == [own]
     assert load_compare(store.for_actor(BOB), cache).runs["run_id"].tolist() == [other]
+
+
+def test_with_a_login_configured_home_offers_log_in_instead_of_a_name(store):
+    at = open_page(HOME_PAGE)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                          "client_id": "seqlab", "client_secret": "secret",
+                          "server_metadata_url": "https://accounts.example.org/.well-known/openid-configuration"}
+    check_page(at.run())
+    assert at.button(key="home.workspace.login").label == "Log in"
+    assert not [widget for widget in at.text_input if widget.key == "home.workspace.name"]
