@@ -1230,9 +1230,9 @@ class RunStore:
     def search_storage_path(self, study_id: str) -> Path:
         """Returns the Optuna journal file of a search (`searches/<study_id>.journal`; its folder is created).
 
-        Optuna's `JournalStorage` over a file is what Optuna recommends when
-        several processes on one machine share a study (SQLite locks up under
-        many writers); each search has its own file beside runs.db.
+        Optuna offers its `JournalStorage` over a file for several processes on
+        one machine sharing a study, without a database server; each search
+        has its own file beside runs.db.
 
         Raises:
             ValueError: for an id that is not a plain name.

@@ -8,7 +8,10 @@ the store's stop flag between compiled steps, and ends a run whose loss turns
 NaN/inf as `diverged` instead of crashing. Its files (model, vocabulary,
 meta.json, error.log, TensorBoard event files written by `TensorBoardWriter`,
 and a Transformer's attention over training, recorded by `AttentionRecorder`)
-go where the store says.
+go where the store says. A run that is a trial of a hyperparameter search
+(its record has a `study_id`) also reports each epoch's validation loss to
+Optuna, which may prune it (`seqlab.search.TrialPruner`), and tells its
+search how it ended (`seqlab.search.trial_ended`).
 
 Fast by default on CPU: the training step is XLA-compiled where the run is
 long enough to win back the compile (`uses_xla`), and runs
@@ -90,7 +93,7 @@ def train_run(
         store.start_run(run_id, os.getpid())
     notify = on_progress or (lambda event: None)
     try:
-        _train(store, run_id, record.config, notify)
+        _train(store, run_id, record.config, notify, study_id=record.study_id)
     except RunDiverged as error:
         store.finish_run(run_id, "diverged", message=str(error), **error.results)
     except ValueError as error:  # bad data or a config refused before building
@@ -102,10 +105,28 @@ def train_run(
             run_id, "failed",
             message=f"{type(error).__name__}: {_one_line(error)} (details in {log})",
         )
+    if record.study_id is not None:
+        _end_trial(store, run_id)
     return store.get_run(run_id)
 
 
-def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCallback) -> None:
+def _end_trial(store: RunStore, run_id: str) -> None:
+    """Tells a search's trial how its run ended (`seqlab.search.trial_ended`), whoever trained it.
+
+    The run's own record is already final: a search that cannot be told (its
+    journal gone) is reported on standard error, never turned into a failed run.
+    """
+    try:
+        from seqlab.search import trial_ended  # here: only searches import Optuna
+
+        trial_ended(store, run_id)
+    except Exception:  # noqa: BLE001 - the run has ended either way
+        print(f"run {run_id}: could not tell its search how it ended:\n{traceback.format_exc()}",
+              file=sys.stderr, flush=True)
+
+
+def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCallback,
+           study_id: str | None = None) -> None:
     def phase(name: str) -> None:
         store.set_progress(run_id, phase=name, phase_started_at=time.time(),
                            epochs=config.train.epochs)
@@ -160,6 +181,12 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
     reporter = StoreReporter(store, run_id, config.train.epochs, notify,
                              keep_best=config.train.restore_best)
     callbacks = [reporter]
+    pruner = None
+    if study_id is not None:  # a search's trial: each epoch's val loss goes to Optuna, which may prune it
+        from seqlab.search import TrialPruner
+
+        pruner = TrialPruner(store, run_id)
+        callbacks.append(pruner)
     callbacks.append(StepLossRecorder(store, run_id, len(data.y_train), config.train.batch_size))
     if has_attention(model):
         recorder = AttentionRecorder(store, run_id, model, dataset.val_texts, data.x_val, vectorizer)
@@ -208,12 +235,13 @@ def _train(store: RunStore, run_id: str, config: RunConfig, notify: ProgressCall
     if test is not None:
         write_tensorboard_results(store, run_id, max(reporter.completed_epochs, 1), {
             "test_accuracy": test["accuracy"], "test_accuracy_last": results["test_accuracy_last"]})
-    if reporter.stopped:
+    pruned = pruner.message if pruner is not None else ""
+    if reporter.stopped or pruned:
         done = reporter.completed_epochs
         store.finish_run(
             run_id, "stopped",
-            message=f"stopped on request after {done} full epoch{'s' if done != 1 else ''}; "
-                    f"model and curves so far kept",
+            message=pruned or f"stopped on request after {done} full epoch{'s' if done != 1 else ''}; "
+                              f"model and curves so far kept",
             **scores,
         )
     else:

@@ -15,6 +15,7 @@ from seqlab.curve_charts import smoothed_loss_chart
 from seqlab.views.compare import CompareData, CompareView, VERDICT_METRICS, VERDICT_NEEDS_TWO, advice_lines, budget_datasets, budget_table, compare_runs_table, groups_view, hyperparameter_table, pareto_labels, sentence_list, sweep_families, sweep_fields, sweep_view, verdict_view
 from seqlab.views.datasets import dataset_title
 from seqlab.ui import get_store, keep_choice, place_chart
+from seqlab.ui.search import search_tab
 from seqlab.ui.widgets import COMPARE_RUN_COLUMNS
 
 STATE_DEFAULTS = {
@@ -271,4 +272,5 @@ def advice_tab(data: CompareData, view: CompareView, selected: list[str]) -> Non
 TABS = {
     "Curves": curves_tab, "Overfitting": overfitting_tab, "Verdict": verdict_tab,
     "Budgets": budgets_tab, "Sweep": sweep_tab, "Hyperparameters": hyperparameters_tab, "Advice": advice_tab,
+    "Search": search_tab,
 }
