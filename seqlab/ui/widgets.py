@@ -95,7 +95,9 @@ def live_run_card(store: RunStore, record: RunRecord, curves: pd.DataFrame | Non
             place_chart(charts.training_curves_chart(curves))
         elif record.status == "running":
             st.caption("Curves appear when the first epoch ends.")
-        step_loss_chart(steps, f"train.steps.{record.run_id}")
+        # Not the finished card's key: the two fragments read the store apart, so a run that
+        # ends between them is drawn by both in one page run.
+        step_loss_chart(steps, f"train.active.steps.{record.run_id}")
 
 
 def finished_run_card(record: RunRecord, curves: pd.DataFrame | None,
