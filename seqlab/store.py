@@ -912,9 +912,11 @@ class RunStore:
         """Atomically turns the next queued run into a running one owned by `worker_pid`.
 
         The queue is fair across workspaces (round-robin): the next run is the
-        one whose workspace has the fewest runs ahead of it, counting that
-        workspace's running runs and its own earlier queued ones, the oldest
-        first on ties. A student's tenth run waits behind everyone's first.
+        one whose workspace has the fewest runs ahead of it: its runs that
+        started since the oldest waiting run was queued (finished ones
+        included) or are still running, and its own earlier queued runs; the
+        oldest first on ties. A student's tenth run waits behind everyone's
+        first, even once their first has finished.
         Two workers calling at once never get the same run.
 
         Returns:
@@ -1747,17 +1749,24 @@ _RESULT_ARGUMENTS = ("test_loss", "test_accuracy", "test_accuracy_last", "best_e
 _EPOCH_SELECT = "run_id, epoch, " + ", ".join(METRIC_COLUMNS) + ", extra"
 
 
-# The next run to train (`claim_next_run`): round-robin over workspaces. A queued run's
-# place is its workspace's running runs plus its position among that workspace's
-# queued runs; the lowest place goes first, the oldest on ties.
+# The next run to train (`claim_next_run`): round-robin over workspaces. The queue's
+# current wave began when its oldest waiting run was queued. A queued run's place is
+# how many of its workspace's runs are ahead of it: those that started training since
+# the wave began (finished or not) or are still running from before, plus its own
+# earlier queued runs and itself. The lowest place goes first, the oldest on ties. A
+# first run that already finished still counts, so a student's second run waits
+# behind everyone's first; a run cancelled before it started never counts.
 _NEXT_QUEUED_RUN = """
-    WITH queued AS (
-        SELECT run_id, workspace, created_at, rowid AS row_order,
-               ROW_NUMBER() OVER (PARTITION BY workspace ORDER BY created_at, rowid) AS position
-        FROM runs WHERE status = 'queued'),
-    running AS (SELECT workspace, COUNT(*) AS count FROM runs WHERE status = 'running' GROUP BY workspace)
-    SELECT queued.run_id FROM queued LEFT JOIN running ON running.workspace = queued.workspace
-    ORDER BY queued.position + COALESCE(running.count, 0), queued.created_at, queued.row_order
+    WITH wave AS (SELECT MIN(created_at) AS began FROM runs WHERE status = 'queued')
+    SELECT queued.run_id,
+        (SELECT COUNT(*) FROM runs AS other WHERE other.workspace = queued.workspace
+            AND other.status != 'queued' AND (other.started_at >= wave.began OR other.status = 'running'))
+        + (SELECT COUNT(*) FROM runs AS other WHERE other.workspace = queued.workspace
+            AND other.status = 'queued' AND (other.created_at < queued.created_at
+                OR (other.created_at = queued.created_at AND other.rowid <= queued.rowid)))
+        AS place
+    FROM runs AS queued, wave WHERE queued.status = 'queued'
+    ORDER BY place, queued.created_at, queued.rowid
     LIMIT 1"""
 
 # What `runs_frame` reads from `runs` besides the config (which it parses once per run).

@@ -169,6 +169,23 @@ def test_a_workspace_with_a_running_run_waits_behind_one_without(store):
     assert store.claim_next_run(2).run_id == late
 
 
+def test_a_second_run_waits_behind_anothers_first_even_after_the_first_run_finished(store):
+    ada = store.for_actor(ADA)
+    first, _ = ada.create_run(RunConfig()), ada.create_run(RunConfig())
+    late = store.for_actor(BOB).create_run(RunConfig())
+    assert store.claim_next_run(1).run_id == first
+    store.finish_run(first, "completed")
+    assert store.claim_next_run(1).run_id == late
+
+
+def test_a_cancelled_run_does_not_cost_its_workspace_a_turn(store):
+    ada = store.for_actor(ADA)
+    cancelled, waiting = ada.create_run(RunConfig()), ada.create_run(RunConfig())
+    store.for_actor(BOB).create_run(RunConfig())
+    jobs.stop_run(ada, cancelled)
+    assert store.claim_next_run(1).run_id == waiting
+
+
 # ------------------------------------------------------------------ quotas
 def test_the_queue_limit_refuses_with_its_name_value_and_when(store, monkeypatch):
     monkeypatch.setenv("SEQLAB_MAX_QUEUED", "2")
