@@ -153,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="train queued runs (started by the app)")
     worker.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_SECONDS,
                         help="seconds without queued runs before the worker exits")
+    worker.add_argument("--ray", metavar="ADDRESS", default=None,
+                        help="train the queued runs as Ray tasks on the cluster whose head is ADDRESS "
+                             "(HOST:PORT; default: SEQLAB_RAY_ADDRESS, else train here)")
     return parser
 
 
@@ -592,8 +595,19 @@ def _delete(args, store) -> int:
 
 
 def _worker(args, store) -> int:
-    from seqlab.jobs import worker_threads
+    from seqlab.jobs import configured_ray_address, worker_threads
 
+    address = args.ray or configured_ray_address()
+    if address:  # a dispatcher: the Ray tasks import TensorFlow, this process never does
+        from seqlab.ray_backend import RayUnavailableError
+
+        try:
+            trained = run_worker(store, idle_timeout=args.idle_timeout, ray_address=address)
+        except RayUnavailableError as error:
+            print(f"seqlab: error: {error}", file=sys.stderr)
+            return 1
+        print(f"worker {os.getpid()} exiting after {trained} run(s)", file=sys.stderr)
+        return 0
     # TensorFlow imported now, before any run is claimed: a warm worker.
     prepare_process(store, threads=worker_threads())
     trained = run_worker(store, idle_timeout=args.idle_timeout)

@@ -15,6 +15,10 @@ whoever next reaps (`RunStore.reap_dead_runs`), with the epochs done so far
 kept. The command line trains in its own process instead
 (`train_foreground`), with the same heartbeats.
 
+With a Ray cluster configured (`SEQLAB_RAY_ADDRESS`, or `worker --ray
+ADDRESS`), the one worker started is a dispatcher that trains the queued runs
+as Ray tasks on the cluster instead (`seqlab.ray_backend`, imported only then).
+
 Queueing is the queue's boundary: `queue_runs` and `queue_groups` validate
 every config before recording any, so callers need not validate on the way.
 
@@ -28,6 +32,7 @@ import contextlib
 import fcntl
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -53,6 +58,9 @@ LOCK_FILE = "worker.lock"
 WARM_WORKERS = 3
 POOL_SIZE_VARIABLE = "SEQLAB_WORKERS"  # workers at most (default: one more than the cores)
 THREADS_VARIABLE = "SEQLAB_WORKER_THREADS"  # threads per worker (default: cores / pool size)
+# A Ray head ("HOST:PORT"): set, the worker is one dispatcher training runs as
+# Ray tasks on the cluster (`seqlab.ray_backend`); unset, Ray is never imported.
+RAY_ADDRESS_VARIABLE = "SEQLAB_RAY_ADDRESS"
 LOG_FOLDER = "logs"
 # The folder holding the `seqlab` package: the worker's cwd and PYTHONPATH.
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
@@ -163,6 +171,7 @@ def train_foreground(
     _validate_all([config])
     run_id = store.create_run(config, status="running", group_id=group_id)
     store.start_run(run_id, os.getpid())
+    store.set_placement(run_id, "local", socket.gethostname())
     with keep_alive(store, run_id=run_id):
         return train_run(store, run_id, on_progress=on_progress)
 
@@ -219,6 +228,8 @@ def ensure_worker(store: RunStore, *, command: Sequence[str] | None = None,
     store.reap_dead_runs()
     if _fail_queue_after_start_crashes(store):
         return None
+    if configured_ray_address() and command is None:
+        size = 1  # one dispatcher feeds the whole cluster
     size = size or pool_size()
     with _lock(store.home / LOCK_FILE):
         live = store.live_workers()
@@ -245,6 +256,7 @@ def run_worker(
     poll_seconds: float = 0.5,
     train: TrainFunction | None = None,
     heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    ray_address: str | None = None,
 ) -> int:
     """Trains queued runs one after another until none has come for `idle_timeout` seconds.
 
@@ -253,6 +265,10 @@ def run_worker(
     message and the worker goes on to the next run. On SIGTERM (or Ctrl+C) the
     run in progress is marked "interrupted" and the worker unregisters.
 
+    With `ray_address`, the worker is a dispatcher instead
+    (`seqlab.ray_backend.run_ray_dispatcher`): it claims queued runs while
+    the Ray cluster has room and trains each as a Ray task.
+
     Args:
         store: the run store.
         idle_timeout: seconds with nothing queued before the worker exits.
@@ -260,10 +276,24 @@ def run_worker(
         train: `train(store, run_id)` trains a claimed run and records its end
             (None: `seqlab.training.train_run`).
         heartbeat_seconds: pause between heartbeats.
+        ray_address: a Ray head ("HOST:PORT") to train on (None: here, in
+            this process; `configured_ray_address()` is what the command line passes).
 
     Returns:
         How many runs this worker took from the queue (failed ones included).
+
+    Raises:
+        ValueError: when both `train` and `ray_address` are given (a Ray task
+            trains through `seqlab.training.train_run`).
     """
+    if ray_address:
+        if train is not None:
+            raise ValueError("run_worker: received both train and ray_address; a Ray task trains "
+                             "through seqlab.training.train_run, so give one of them")
+        from seqlab.ray_backend import run_ray_dispatcher  # here: without Ray configured, never imported
+
+        return run_ray_dispatcher(store, ray_address, idle_timeout=idle_timeout,
+                                  poll_seconds=poll_seconds, heartbeat_seconds=heartbeat_seconds)
     train = train or train_run
     pid = os.getpid()
     trained = 0
@@ -310,6 +340,18 @@ def run_worker(
             signal.signal(signal.SIGTERM, previous_handler)
         _log(f"worker {pid} exiting after {trained} run(s)")
     return trained
+
+
+def configured_ray_address() -> str | None:
+    """Returns the Ray head workers train on: `SEQLAB_RAY_ADDRESS` ("HOST:PORT"), or None when unset."""
+    return os.environ.get(RAY_ADDRESS_VARIABLE, "").strip() or None
+
+
+def worker_command(store: RunStore) -> list[str]:
+    """Returns the command line of a worker for `store`: with `--ray ADDRESS` when Ray is configured."""
+    command = [sys.executable, "-m", "seqlab", "--home", str(store.home), "worker"]
+    address = configured_ray_address()
+    return command + ["--ray", address] if address else command
 
 
 def stop_run(store: RunStore, run_id: str) -> None:
@@ -407,6 +449,7 @@ def _validate_all(configs: list[RunConfig], numbered: bool = True) -> None:
 
 def _train_one(store: RunStore, run_id: str, train: TrainFunction) -> None:
     _log(f"training {run_id}")
+    store.set_placement(run_id, "local", socket.gethostname())
     try:
         train(store, run_id)
     except Exception as error:  # noqa: BLE001 - the worker must survive any run
@@ -422,7 +465,7 @@ def _train_one(store: RunStore, run_id: str, train: TrainFunction) -> None:
 
 def _spawn_worker(store: RunStore, command: Sequence[str] | None, threads: int = 0) -> int:
     if command is None:
-        command = [sys.executable, "-m", "seqlab", "--home", str(store.home), "worker"]
+        command = worker_command(store)
     log_folder = store.home / LOG_FOLDER
     log_folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)

@@ -528,17 +528,49 @@ def TrialPruner(store: RunStore, run_id: str):
     the completed trials at that epoch; if so it stops training, notes the
     epoch on the trial (`PRUNED_AFTER`) and sets `message`, which the
     training path records as the run's "stopped" message. Built lazily, so
-    importing this module does not import Keras.
+    importing this module does not import Keras. The reporting itself is a
+    `TrialReporter`, which a run trained on Ray has its host do.
 
     Args:
         store: the run store.
         run_id: a run that is a trial of a search (its `study_id` is set).
     """
+    return _make_pruner_class()(trial_reporter(store, run_id))
+
+
+class TrialReporter:
+    """Reports a trial run's epochs to its Optuna trial and says when the pruner stops it (no Keras).
+
+    Attributes:
+        pruned_after: the epoch it was pruned after (None: not pruned).
+        message: the run's "stopped" message once pruned, else "".
+    """
+
+    def __init__(self, study, trial, epochs: int):
+        self.study, self.trial, self.epochs = study, trial, int(epochs)
+        self.pruned_after: int | None = None
+        self.message = ""
+
+    def report(self, epoch: int, value: float | None) -> bool:
+        """Reports epoch `epoch`'s (from 1) validation loss; returns True when the trial is pruned now."""
+        if self.pruned_after is not None or value is None or not math.isfinite(float(value)):
+            return False  # a diverged epoch: the run ends as diverged, told FAIL
+        self.trial.report(float(value), epoch)
+        if epoch >= self.epochs or not self.trial.should_prune():
+            return False
+        self.pruned_after = epoch
+        self.trial.set_user_attr(PRUNED_AFTER, epoch)
+        self.message = pruned_message(self.study, epoch, self.trial)
+        return True
+
+
+def trial_reporter(store: RunStore, run_id: str) -> TrialReporter:
+    """Returns the `TrialReporter` of a run that is a trial of a search (its `study_id` is set)."""
     record = store.get_run(run_id)
     spec = store.get_search(record.study_id)["spec"]
     study = load_study(store, record.study_id, spec)
     trial = _trial_object(store, study, record.trial_number)
-    return _make_pruner_class()(study, trial, record.config.train.epochs)
+    return TrialReporter(study, trial, record.config.train.epochs)
 
 
 def _make_pruner_class():
@@ -547,24 +579,17 @@ def _make_pruner_class():
     class _TrialPruner(keras.callbacks.Callback):
         """Reports each epoch's validation loss to the trial; stops the run when the pruner says so."""
 
-        def __init__(self, study, trial, epochs: int):
+        def __init__(self, reporter: TrialReporter):
             super().__init__()
-            self.study, self.trial, self.epochs = study, trial, int(epochs)
-            self.pruned_after: int | None = None
-            self.message = ""
+            self.reporter = reporter
+
+        @property
+        def message(self) -> str:
+            return self.reporter.message
 
         def on_epoch_end(self, epoch, logs=None):
-            value = (logs or {}).get("val_loss")
-            if value is None or not math.isfinite(float(value)):
-                return  # a diverged epoch: the run ends as diverged, told FAIL
-            step = epoch + 1
-            self.trial.report(float(value), step)
-            if step >= self.epochs or not self.trial.should_prune():
-                return
-            self.pruned_after = step
-            self.trial.set_user_attr(PRUNED_AFTER, step)
-            self.message = pruned_message(self.study, step, self.trial)
-            self.model.stop_training = True
+            if self.reporter.report(epoch + 1, (logs or {}).get("val_loss")):
+                self.model.stop_training = True
 
     return _TrialPruner
 

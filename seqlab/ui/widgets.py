@@ -46,6 +46,8 @@ COMPARE_RUN_COLUMNS = {
     "model.num_layers": st.column_config.NumberColumn("layers"),
     "train.learning_rate": st.column_config.NumberColumn("learning rate", format="%g"),
     "train.batch_size": st.column_config.NumberColumn("batch size"),
+    "where": st.column_config.TextColumn(
+        "where", help="local: a worker process on the store's host; ray: a Ray task, on the node named."),
     "run_id": st.column_config.TextColumn("run id"),
 }
 

@@ -103,7 +103,7 @@ class CompareData:
     @cached_property
     def runs_table(self) -> pd.DataFrame:
         """`compare_runs_table` of this data (kept with it: the page draws it on every run)."""
-        return _runs_table(self.summary)
+        return _runs_table(self.summary, self.runs)
 
     @cached_property
     def groups(self) -> pd.DataFrame:
@@ -227,7 +227,7 @@ COMPARE_RUN_COLUMNS = [
     "status", "label", "size", "num_params", "seconds_per_epoch", "compile_seconds", "best_val_accuracy",
     "final_val_accuracy", "test_accuracy", "test_accuracy_last", "best_epoch", "epochs_run", "dataset",
     "data.sequence_length", "model.embedding_dim", "model.num_layers", "train.learning_rate",
-    "train.batch_size", "run_id",
+    "train.batch_size", "where", "run_id",
 ]
 
 
@@ -245,16 +245,26 @@ def model_size_text(arch: str, *, units: int, num_heads: int, ff_dim: int, embed
     return f"{int(embedding_dim)}-d"
 
 
+def where_text(backend: str | None, node: str | None) -> str:
+    """Says where a run trained: "local · host" (a worker of the store's host) or "ray · node" (a Ray task).
+
+    The backend alone while the node is not known yet (a Ray task waiting for room).
+    """
+    backend = backend if isinstance(backend, str) and backend else "local"
+    return f"{backend} · {node}" if isinstance(node, str) and node else backend
+
+
 def compare_runs_table(data: CompareData) -> pd.DataFrame:
     """Returns the Compare page's run table: one row per run, `COMPARE_RUN_COLUMNS` in order.
 
     `size` says the width that applies to each architecture (units only for
-    recurrent models); `dataset` is the short name (`dataset_name`).
+    recurrent models); `dataset` is the short name (`dataset_name`); `where`
+    says where the run trained (`where_text`).
     """
     return data.runs_table
 
 
-def _runs_table(summary: pd.DataFrame) -> pd.DataFrame:
+def _runs_table(summary: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFrame:
     # One text per distinct width, not one call per run: stores hold thousands of runs alike.
     widths = ["arch", "model.units", "model.num_heads", "model.ff_dim", "model.embedding_dim"]
     texts = {key: model_size_text(key[0], units=key[1], num_heads=key[2], ff_dim=key[3], embedding_dim=key[4])
@@ -262,6 +272,11 @@ def _runs_table(summary: pd.DataFrame) -> pd.DataFrame:
     sizes = [texts[key] for key in summary[widths].itertuples(index=False, name=None)]
     names = {name: dataset_name(str(name)) for name in summary["dataset"].unique()}
     table = summary.assign(size=sizes, dataset=summary["dataset"].map(names))
+    if runs is not None and {"backend", "node"} <= set(runs.columns):
+        # The summary keeps results and settings; where a run trained is read from its row.
+        places = {run_id: where_text(backend, node)
+                  for run_id, backend, node in zip(runs["run_id"], runs["backend"], runs["node"])}
+        table["where"] = table["run_id"].map(places)
     return table[[column for column in COMPARE_RUN_COLUMNS if column in table]].reset_index(drop=True)
 
 
