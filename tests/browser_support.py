@@ -12,11 +12,17 @@ tests/ is already importable as the `tests` package (the tests import
 bench/ is a folder of scripts that nothing imports; the benchmark already
 puts the repository root on `sys.path` to import seqlab, so it imports this
 module the same way and needs no path of its own.
+
+The browser test files share their fixtures (tests/conftest.py: `browser`,
+`server_home`, `server`, `page`), which open tabs with `new_page` and keep a
+failed test's picture with `report_failure`. Importing this module takes only
+the standard library, so the benchmark needs neither pytest nor Playwright.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,6 +32,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+# Full-page screenshots of the browser tests (git-ignored), for people to look at.
+SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -189,6 +198,35 @@ def _signal_group(pid: int, signum: int) -> None:
 
 
 # ------------------------------------------------------------------ pages
+def new_page(browser):
+    """Returns a tab in a new browser context: no cookies, no session, as a link opened elsewhere.
+
+    The context accepts downloads; the page waits up to 60 s by default and
+    keeps its JavaScript's uncaught errors (a chart vega cannot draw, say) in
+    `page.script_errors`.
+
+    Args:
+        browser: a Playwright `Browser` (the tests' `browser` fixture).
+    """
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.script_errors = []
+    page.on("pageerror", lambda error: page.script_errors.append(str(error)))
+    return page
+
+
+def report_failure(page, test_name: str, server: StreamlitServer) -> None:
+    """Keeps a failed test's last picture (in SCREENSHOTS) and prints it with the server's log's end."""
+    name = re.sub(r"[^\w.-]+", "_", test_name)
+    picture = SCREENSHOTS / f"failed-{name}.png"
+    try:
+        full_page_screenshot(page, picture)
+    except Exception as error:  # a crashed tab must not hide the test's own failure
+        picture = f"none ({error})"
+    print(f"screenshot: {picture}\nserver log:\n{server.log()[-5000:]}")
+
+
 def wait_for_app(page, timeout_ms: int = 90_000) -> None:
     """Waits until the page's script has finished and every placeholder is filled in."""
     page.wait_for_selector(APP_IDLE, timeout=timeout_ms)

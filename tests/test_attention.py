@@ -272,22 +272,21 @@ PAGE_RUN = {
 
 
 @pytest.fixture(scope="module")
-def two_transformers(tmp_path_factory):
-    """(home, [run ids, newest first]) of two tiny Transformers trained once for the page tests."""
+def two_transformers(toy_runs, copy_runs, tmp_path_factory):
+    """(home, [run ids, newest first]) of two tiny Transformers (seeds 0 and 1) for the page tests.
+
+    The seed-0 one is the session's (tests/conftest.py), copied; the seed-1 one is trained here.
+    """
     from seqlab.config import RunConfig
     from seqlab.jobs import train_foreground
     from seqlab.store import RunStore
 
-    home = tmp_path_factory.mktemp("attention_home")
-    run_ids = []
+    home, runs = copy_runs(toy_runs, tmp_path_factory.mktemp("attention") / "home", keep=("transformer",))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEQLAB_HOME", str(home))
-        for seed in (0, 1):
-            record = train_foreground(RunConfig().with_overrides({**PAGE_RUN, "seed": seed}),
-                                      RunStore(home))
-            assert record.status == "completed", record.message
-            run_ids.append(record.run_id)
-    return home, run_ids[::-1]
+        record = train_foreground(RunConfig().with_overrides({**PAGE_RUN, "seed": 1}), RunStore(home))
+    assert record.status == "completed", record.message
+    return home, [record.run_id, runs["transformer"]]
 
 
 def test_the_url_holds_the_picked_run_id_not_its_label(two_transformers, monkeypatch):

@@ -2,11 +2,10 @@
 epoch through `seqlab.training`, the store keeps it in one file written whole, and a reader
 gives it back as the tables the attention heatmaps draw.
 
-A tiny Transformer (3 epochs) and a tiny LSTM are trained once for the module; tests that
+A tiny two-layer Transformer (3 epochs) and a tiny LSTM come from the session's
+`toy_deep_runs` (tests/conftest.py, which holds the recipe), trained once; tests that
 delete a run work on a copy of that store.
 """
-
-import shutil
 
 import numpy as np
 import pytest
@@ -37,36 +36,27 @@ ROW_SUM_TOLERANCE = 5e-3
 
 
 @pytest.fixture(scope="module")
-def trained_home(tmp_path_factory):
-    """(home, {arch: run_id}) of a tiny Transformer (3 epochs) and a tiny LSTM (1 epoch)."""
-    from seqlab.jobs import train_foreground
-
-    home = tmp_path_factory.mktemp("attention_history_home")
-    runs = {}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEQLAB_HOME", str(home))
-        for arch, epochs in (("transformer", EPOCHS), ("lstm", 1)):
-            config = RunConfig().with_overrides({**TINY, "model.arch": arch, "train.epochs": epochs})
-            record = train_foreground(config, RunStore(home))
-            assert record.status == "completed", record.message
-            runs[arch] = record.run_id
+def trained_home(toy_deep_runs):
+    """(home, {arch: run_id}) of the session's tiny Transformer (3 epochs) and tiny LSTM (read-only)."""
+    home, runs = toy_deep_runs
+    config = RunStore(home).get_run(runs["transformer"]).config
+    # The shapes and epochs these tests expect are the shared recipe's.
+    assert (config.train.epochs, config.model.num_layers, config.model.num_heads) == (EPOCHS, NUM_LAYERS, NUM_HEADS)
     return home, runs
 
 
 @pytest.fixture
 def trained(trained_home):
-    """(store, runs) on the module's trained store (not to be changed)."""
+    """(store, runs) on the shared trained store (not to be changed)."""
     home, runs = trained_home
     return RunStore(home), runs
 
 
 @pytest.fixture
-def trained_copy(trained_home, tmp_path):
+def trained_copy(trained_home, tmp_path, copy_runs):
     """(store, runs) on a copy of the trained store, for tests that delete runs."""
-    home, runs = trained_home
-    copy = tmp_path / "copy"
-    shutil.copytree(home, copy)
-    return RunStore(copy), runs
+    home, runs = copy_runs(trained_home, tmp_path / "copy")
+    return RunStore(home), runs
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from seqlab.attribution import (
     distances_from_end, gradient_by_position, gradient_by_position_table, integrated_gradients,
     occlusion, occlusion_variants,
 )
-from seqlab.config import ARCHITECTURES, DataConfig, ModelConfig, RunConfig
+from seqlab.config import ARCHITECTURES, DataConfig, ModelConfig
 
 VOCABULARY_SIZE = 30
 SEQUENCE_LENGTH = 12
@@ -222,30 +222,17 @@ def test_lstm_gradient_vanishes_before_the_cues_while_the_simple_rnn_reaches_the
 
 
 # ------------------------------------------------------------- trained runs
-TINY_RUN = {
-    "data.dataset": "toy", "data.sequence_length": 12, "model.embedding_dim": 8, "model.units": 8,
-    "train.epochs": 1, "train.batch_size": 16, "train.jit_compile": False,
-}
 TEXT = "what a wonderful film"
 
 
 @pytest.fixture(scope="module")
-def trained_runs(tmp_path_factory):
-    """Two tiny trained runs (an LSTM and a SimpleRNN) loaded as `TrainedRun`s."""
+def trained_runs(toy_runs):
+    """Two tiny trained runs (an LSTM and a SimpleRNN, the session's: tests/conftest.py) loaded as `TrainedRun`s."""
     from seqlab.inference import load_trained
-    from seqlab.jobs import train_foreground
     from seqlab.store import RunStore
 
-    home = tmp_path_factory.mktemp("attribution_home")
-    runs = []
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEQLAB_HOME", str(home))
-        store = RunStore(home)
-        for arch in ("lstm", "rnn"):
-            record = train_foreground(RunConfig().with_overrides({**TINY_RUN, "model.arch": arch}), store)
-            assert record.status == "completed", record.message
-            runs.append(load_trained(store, record.run_id))
-    return runs
+    home, runs = toy_runs
+    return [load_trained(RunStore(home), runs[arch]) for arch in ("lstm", "rnn")]
 
 
 def test_attribution_for_text_gives_one_value_per_token_read(trained_runs):

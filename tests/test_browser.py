@@ -27,15 +27,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-from playwright.sync_api import sync_playwright
 
 from tests.browser_support import (
-    CHART, CHROMIUM_ARGS, DRAWN_CHART, MAIN, StreamlitServer, drawn_charts, full_page_screenshot,
-    page_problems, require_chromium, wait_for_app, wait_for_charts,
+    CHART, DRAWN_CHART, MAIN, SCREENSHOTS, drawn_charts, full_page_screenshot, new_page, page_problems,
+    wait_for_app, wait_for_charts,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 DOCS_PICTURE = ROOT / "docs" / "compare.png"
 # The README's pictures of the Inside page: (tab, the chart's title) -> file.
 INSIDE_PICTURES = {("What the RNN remembers", "after each token"): ROOT / "docs" / "running-prediction.png",
@@ -78,53 +76,7 @@ pytestmark = pytest.mark.timeout(400)
 
 
 # ---------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The app served on a free loopback port, over its own empty run store."""
-    folder = tmp_path_factory.mktemp("browser")
-    app = StreamlitServer(ROOT, folder / "seqlab_home", folder / "streamlit.log").start()
-    yield app
-    app.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium (never Playwright's download: the machines are offline)."""
-    executable = require_chromium()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def new_page(browser):
-    """A fresh tab (so a fresh Streamlit session) with generous waits."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    # Uncaught errors of the page's JavaScript (a chart vega cannot draw, say); check_and_keep reads them.
-    page.script_errors = []
-    page.on("pageerror", lambda error: page.script_errors.append(str(error)))
-    return page
-
-
-@pytest.fixture
-def page(request, browser, server):
-    """A fresh tab; when the test fails, its last picture and the server's log are kept."""
-    failures = request.session.testsfailed
-    tab = new_page(browser)
-    yield tab
-    if request.session.testsfailed > failures:
-        name = re.sub(r"[^\w.-]+", "_", request.node.name)
-        picture = SCREENSHOTS / f"failed-{name}.png"
-        try:
-            full_page_screenshot(tab, picture)
-        except Exception as error:  # a crashed tab must not hide the test's own failure
-            picture = f"none ({error})"
-        print(f"screenshot: {picture}\nserver log:\n{server.log()[-5000:]}")
-    tab.context.close()
-
-
+# `server` (over an empty store), `browser` and `page` are tests/conftest.py's.
 @pytest.fixture(scope="module")
 def trained_run(browser, server):
     """Trains a tiny Transformer from the Train page's form; returns its run id."""

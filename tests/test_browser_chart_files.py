@@ -4,8 +4,8 @@ On the Compare page of two seeded runs, the "Save chart" popover under the
 loss chart downloads a PNG and an SVG of it (drawn on the server by
 `seqlab.chart_files` when clicked), and Streamlit's own chart toolbar
 downloads a PNG of the view as the browser drew it (Streamlit 1.67 has no
-SVG there, hence seqlab's popover). The server and browser fixtures follow
-tests/test_browser.py.
+SVG there, hence seqlab's popover). The server, browser and page fixtures
+are tests/conftest.py's.
 """
 
 import io
@@ -15,16 +15,10 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import sync_playwright
 
 from seqlab.chart_files import FILE_WIDTH, PNG_SCALE
-from tests.browser_support import (
-    CHART, CHROMIUM_ARGS, StreamlitServer, full_page_screenshot, page_problems, require_chromium,
-    wait_for_app, wait_for_charts,
-)
+from tests.browser_support import CHART, page_problems, wait_for_app, wait_for_charts
 
-ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
 LOSS_CHART = "compare.loss_chart"
@@ -34,48 +28,17 @@ pytestmark = pytest.mark.timeout(300)
 
 
 # ---------------------------------------------------------------- fixtures
+# `server`, `browser` and `page` (a fresh tab that accepts downloads) are tests/conftest.py's.
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The app served on a free loopback port, over a store of two finished runs (no training)."""
-    folder = tmp_path_factory.mktemp("browser_chart_files")
-    home = folder / "seqlab_home"
+def server_home(tmp_path_factory):
+    """The server's store: two finished runs (no training), recorded before the server starts."""
     from seqlab.store import RunStore
 
+    home = tmp_path_factory.mktemp("browser_chart_files") / "seqlab_home"
     store = RunStore(home)
     for arch, level in (("lstm", 0.9), ("gru", 0.8)):
         seed_run(store, arch, level)
-    app = StreamlitServer(ROOT, home, folder / "streamlit.log").start()
-    yield app
-    app.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium (never Playwright's download: the machines are offline)."""
-    executable = require_chromium()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(request, browser, server):
-    """A fresh tab that accepts downloads; when the test fails, its picture and the server's log are kept."""
-    failures = request.session.testsfailed
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    tab = context.new_page()
-    tab.set_default_timeout(60_000)
-    yield tab
-    if request.session.testsfailed > failures:
-        name = re.sub(r"[^\w.-]+", "_", request.node.name)
-        picture = SCREENSHOTS / f"failed-{name}.png"
-        try:
-            full_page_screenshot(tab, picture)
-        except Exception as error:  # a crashed tab must not hide the test's own failure
-            picture = f"none ({error})"
-        print(f"screenshot: {picture}\nserver log:\n{server.log()[-5000:]}")
-    context.close()
+    return home
 
 
 def seed_run(store, arch: str, level: float) -> str:

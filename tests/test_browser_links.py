@@ -10,7 +10,8 @@ and training script download from the Predict page under their file names.
 
 Compare runs are seeded straight into the server's store (`seed_run` from
 tests/test_browser.py, no training); the Attention and Predict links need a
-model, so one tiny Transformer is trained for real.
+model, so the server's store starts as a copy of the session's tiny
+Transformer, trained for real (`toy_runs`, tests/conftest.py).
 """
 
 import ast
@@ -20,69 +21,31 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.browser_support import (
-    CHROMIUM_ARGS, ERROR_BOX, StreamlitServer, full_page_screenshot, page_problems, require_chromium,
-    wait_for_app, wait_for_charts,
+    ERROR_BOX, SCREENSHOTS, full_page_screenshot, new_page, page_problems, wait_for_app, wait_for_charts,
 )
-from tests.test_browser import SCREENSHOTS, heatmap_labels, seed_run, widget
+from tests.test_browser import heatmap_labels, seed_run, widget
 
 ROOT = Path(__file__).resolve().parent.parent
 INFO = '[data-testid="stAlertContentInfo"]'
 SENTENCE = "a boring film with great music"
-TINY = {
-    "data.dataset": "toy", "data.sequence_length": 12, "model.arch": "transformer",
-    "model.embedding_dim": 8, "model.num_heads": 2, "model.key_dim": 4, "model.ff_dim": 8,
-    "train.epochs": 1, "train.batch_size": 16, "train.jit_compile": False,
-}
 
 pytestmark = pytest.mark.timeout(400)
 
 
 # ---------------------------------------------------------------- fixtures
+# `server`, `browser` and `page` (a fresh browser context) are tests/conftest.py's.
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The app served on a free loopback port, over its own empty run store."""
-    folder = tmp_path_factory.mktemp("browser_links")
-    app = StreamlitServer(ROOT, folder / "seqlab_home", folder / "streamlit.log").start()
-    yield app
-    app.stop()
+def served_runs(toy_runs, copy_runs, tmp_path_factory):
+    """(home, {"transformer": id}): the server's store, holding the session's tiny Transformer only."""
+    return copy_runs(toy_runs, tmp_path_factory.mktemp("browser_links") / "seqlab_home", keep=("transformer",))
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium (never Playwright's download: the machines are offline)."""
-    executable = require_chromium()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def fresh_page(browser):
-    """A tab in a new browser context: no cookies, no session, as a link opened elsewhere."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    return page
-
-
-@pytest.fixture
-def page(request, browser, server):
-    """A fresh tab; when the test fails, its last picture and the server's log are kept."""
-    failures = request.session.testsfailed
-    tab = fresh_page(browser)
-    yield tab
-    if request.session.testsfailed > failures:
-        name = re.sub(r"[^\w.-]+", "_", request.node.name)
-        picture = SCREENSHOTS / f"failed-{name}.png"
-        try:
-            full_page_screenshot(tab, picture)
-        except Exception as error:  # a crashed tab must not hide the test's own failure
-            picture = f"none ({error})"
-        print(f"screenshot: {picture}\nserver log:\n{server.log()[-5000:]}")
-    tab.context.close()
+def server_home(served_runs):
+    """The server's store starts with the tiny Transformer (trained for real, before the server starts)."""
+    return served_runs[0]
 
 
 @pytest.fixture(scope="module")
@@ -96,15 +59,9 @@ def compare_runs(server):
 
 
 @pytest.fixture(scope="module")
-def transformer_run(server):
-    """A tiny Transformer trained for real into the server's store; returns its run id."""
-    from seqlab.config import RunConfig
-    from seqlab.jobs import train_foreground
-    from seqlab.store import RunStore
-
-    record = train_foreground(RunConfig().with_overrides(TINY), RunStore(server.home))
-    assert record.status == "completed", record.message
-    return record.run_id
+def transformer_run(server, served_runs):
+    """A tiny Transformer trained for real, in the server's store; returns its run id."""
+    return served_runs[1]["transformer"]
 
 
 # ----------------------------------------------------------------- helpers
@@ -158,7 +115,7 @@ def test_a_compare_link_opens_its_two_runs_on_the_overfitting_tab(page, browser,
     # The link "Copy link" offers opens the same view in yet another fresh browser.
     link = copied_link(page)
     assert link.startswith(f"{server.url}/Compare?") and "compare.tab=Overfitting" in link, link
-    other = fresh_page(browser)
+    other = new_page(browser)
     try:
         open_url(other, link)
         assert sorted(selected_items(other)) == sorted(items)

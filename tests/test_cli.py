@@ -231,9 +231,11 @@ def test_sweep_bad_vary_value_is_one_line_error(capsys):
     assert "model.units" in err[0] and "'lots'" in err[0]
 
 
-def test_attention_prints_tokens_and_weights_per_layer_and_head(capsys):
-    _, run = _train_json(capsys, "--dataset", "toy", "--arch", "transformer", "--epochs", "1",
-                         *TINY, "--set", "model.num_layers=2")
+def test_attention_prints_tokens_and_weights_per_layer_and_head(capsys, toy_deep_runs, monkeypatch):
+    # The session's tiny two-layer Transformer on the toy set (tests/conftest.py), read-only.
+    home, runs = toy_deep_runs
+    monkeypatch.setenv("SEQLAB_HOME", str(home))
+    run = {"run_id": runs["transformer"]}
     text = "a great film but not a good story"
     assert main(["attention", run["run_id"], "--text", text, "--json"]) == 0
     payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -248,10 +250,13 @@ def test_attention_prints_tokens_and_weights_per_layer_and_head(capsys):
     assert "layer 2, head mean" in printed and "->" in printed
 
 
-def test_attention_of_an_unknown_run_or_an_lstm_is_one_line_error(capsys):
+def test_attention_of_an_unknown_run_or_an_lstm_is_one_line_error(capsys, toy_runs, monkeypatch):
+    # The session's tiny LSTM on the toy set (tests/conftest.py), read-only.
+    home, runs = toy_runs
+    monkeypatch.setenv("SEQLAB_HOME", str(home))
+    run = {"run_id": runs["lstm"]}
     assert main(["attention", "r-missing", "--text", "good"]) == 2
     assert "r-missing" in capsys.readouterr().err
-    _, run = _train_json(capsys, "--dataset", "toy", "--arch", "lstm", "--epochs", "1", *TINY)
     assert main(["attention", run["run_id"], "--text", "good"]) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "no attention layers" in error

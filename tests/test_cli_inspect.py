@@ -1,4 +1,9 @@
-"""`python -m seqlab inspect` and `export --format keras|script` on tiny trained runs."""
+"""`python -m seqlab inspect` and `export --format keras|script` on tiny trained runs.
+
+The runs (a GRU and a Transformer) are the session's `toy_runs` (tests/conftest.py),
+trained once through the one training path the `train` command uses (tests/test_cli.py
+tests that command).
+"""
 
 from __future__ import annotations
 
@@ -11,26 +16,14 @@ import pytest
 
 from seqlab.cli import main
 
-TINY = ["--set", "data.sequence_length=12", "--set", "model.units=8", "--set", "model.embedding_dim=8",
-        "--set", "model.key_dim=4", "--set", "model.ff_dim=8", "--set", "train.jit_compile=false",
-        "--set", "train.batch_size=16", "--epochs", "2"]
 TEXT = "the film was not good"
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """(home, {arch: run_id}) of a tiny GRU and Transformer trained on the toy set."""
-    home = tmp_path_factory.mktemp("cli_inspect_home")
-    found = {}
-    for arch in ("gru", "transformer"):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("SEQLAB_HOME", str(home))
-            assert main(["--home", str(home), "train", "--dataset", "toy", "--arch", arch, *TINY]) == 0
-    from seqlab.store import RunStore
-
-    for record in RunStore(home).list_runs():
-        found[record.arch] = record.run_id
-    return home, found
+def runs(toy_runs):
+    """(home, {arch: run_id}) of the session's tiny GRU and Transformer on the toy set (read-only)."""
+    home, found = toy_runs
+    return home, {arch: found[arch] for arch in ("gru", "transformer")}
 
 
 def inspect_json(capsys, home, run_id, text=TEXT):

@@ -2,7 +2,7 @@
 a run's predictions on its own test split (equal to its stored test accuracy), and the chart.
 
 Two tiny runs on the toy set (a Transformer and an LSTM, same data and seed, so the
-same test split) are trained once for the module.
+same test split) come from the session's `toy_runs` (tests/conftest.py), trained once.
 """
 
 import numpy as np
@@ -27,26 +27,23 @@ CLASSES = ("negative", "positive")
 
 
 @pytest.fixture(scope="module")
-def trained_home(tmp_path_factory):
-    """(home, {arch: run_id}) of a tiny Transformer and a tiny LSTM on one toy split, trained once."""
-    from seqlab.jobs import train_foreground
-
-    home = tmp_path_factory.mktemp("errors_home")
-    runs = {}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEQLAB_HOME", str(home))
-        for arch in ("transformer", "lstm"):
-            record = train_foreground(RunConfig().with_overrides({**TINY, "model.arch": arch}),
-                                      RunStore(home))
-            assert record.status == "completed", record.message
-            runs[arch] = record.run_id
-    return home, runs
+def trained_home(toy_runs):
+    """(home, {arch: run_id}) of the session's tiny Transformer and LSTM on one toy split (read-only)."""
+    home, runs = toy_runs
+    return home, {arch: runs[arch] for arch in ("transformer", "lstm")}
 
 
 @pytest.fixture
 def trained(trained_home):
-    """(store, runs) on the module's trained store."""
+    """(store, runs) on the shared trained store (not to be changed)."""
     home, runs = trained_home
+    return RunStore(home), runs
+
+
+@pytest.fixture
+def trained_copy(trained_home, tmp_path, copy_runs):
+    """(store, runs) on a copy of the trained store, for tests that add or delete runs."""
+    home, runs = copy_runs(trained_home, tmp_path / "copy")
     return RunStore(home), runs
 
 
@@ -260,10 +257,10 @@ def test_two_runs_on_one_split_disagree_where_exactly_one_is_right(trained):
         assert getattr(row, right_column) == row.true != getattr(row, wrong_column)
 
 
-def test_two_runs_on_different_splits_are_not_compared(trained):
+def test_two_runs_on_different_splits_are_not_compared(trained_copy):
     from seqlab.jobs import train_foreground
 
-    store, runs = trained
+    store, runs = trained_copy
     other = train_foreground(RunConfig().with_overrides({**TINY, "model.arch": "baseline",
                                                          "train.epochs": 1, "seed": 7}), store)
     try:

@@ -5,7 +5,7 @@ everything else about it (its model, its split, its ids, its safety) is
 checked in this process by loading the script as a module (`runpy`), which
 runs nothing under `if __name__ == "__main__"`. The archive is checked on one
 tiny Transformer run (seqlab's own layers: the case that needs registration),
-trained once for the module.
+the session's from `toy_runs` (tests/conftest.py), trained once.
 """
 
 import ast
@@ -66,19 +66,47 @@ def load_script(tmp_path, script: str, name: str = "exported.py") -> dict:
 
 
 # --------------------------------------------------------- the script runs
-@pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_exported_script_trains_and_prints_a_validation_accuracy(arch, tmp_path):
-    (tmp_path / "exported.py").write_text(export_script(tiny_config(arch), run_id="r-test"),
-                                          encoding="utf-8")
-    write_tiny_csv(tmp_path / "tiny.csv")
+SCRIPT_TEST = "test_exported_script_trains_and_prints_a_validation_accuracy"
+# Each script's process keeps about one core busy (TensorFlow's import, then a tiny fit) while
+# pytest waits: two at a time keep both of a 2-core machine busy.
+SCRIPTS_AT_ONCE = 2
+
+
+def run_exported_script(arch: str, folder) -> subprocess.CompletedProcess:
+    """Writes the arch's script and a tiny CSV into `folder` and runs it as a program, as a user would."""
+    (folder / "exported.py").write_text(export_script(tiny_config(arch), run_id="r-test"),
+                                        encoding="utf-8")
+    write_tiny_csv(folder / "tiny.csv")
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SEQLAB")}
     environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
     # Run from a folder outside the repository, with no PYTHONPATH: seqlab is not importable there.
     environment.pop("PYTHONPATH", None)
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "exported.py", "--data", "tiny.csv", "--epochs", "1"],
-        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300,
+        cwd=folder, env=environment, capture_output=True, text=True, timeout=300,
     )
+
+
+@pytest.fixture(scope="module")
+def script_runs(request, tmp_path_factory):
+    """{arch: a future of its script's finished process}, for the archs whose test was selected.
+
+    The scripts run SCRIPTS_AT_ONCE at a time, each in a folder of its own;
+    a test reads its own arch's result (`.result()` raises what its run raised).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    selected = [item.callspec.params["arch"] for item in request.session.items
+                if item.module is request.module and item.originalname == SCRIPT_TEST]
+    with ThreadPoolExecutor(max_workers=SCRIPTS_AT_ONCE) as pool:
+        runs = {arch: pool.submit(run_exported_script, arch, tmp_path_factory.mktemp(f"script_{arch}"))
+                for arch in selected}
+    return runs
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_exported_script_trains_and_prints_a_validation_accuracy(arch, script_runs):
+    result = script_runs[arch].result()
     assert result.returncode == 0, result.stderr[-3000:]
     match = VALIDATION_LINE.match(result.stdout.strip().splitlines()[-1])
     assert match, result.stdout[-1000:]
@@ -214,17 +242,10 @@ def test_dataset_csv_gives_the_script_the_runs_split(tmp_path):
 
 # ----------------------------------------------------------- the archive
 @pytest.fixture(scope="module")
-def trained_home(tmp_path_factory):
-    """(home, run_id) of a tiny Transformer trained once for the module."""
-    from seqlab.jobs import train_foreground
-
-    home = tmp_path_factory.mktemp("export_home")
-    config = tiny_config("transformer", **{"data.dataset": "toy", "train.jit_compile": "off"})
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEQLAB_HOME", str(home))
-        record = train_foreground(config, RunStore(home))
-    assert record.status == "completed", record.message
-    return home, record.run_id
+def trained_home(toy_runs):
+    """(home, run_id) of the session's tiny Transformer (read-only)."""
+    home, runs = toy_runs
+    return home, runs["transformer"]
 
 
 def test_exported_model_loads_with_safe_mode_and_predicts_as_the_stored_model(trained_home, tmp_path):

@@ -1,11 +1,11 @@
 """Loaded models kept per process: the bounded cache, its invalidation, and predictions equal to Keras's.
 
-Two tiny runs (a Transformer and an LSTM) are trained once for the module;
-tests that delete or replace a run's files work on a copy of that store.
+Two tiny runs (a Transformer and an LSTM) come from the session's `toy_runs`
+(tests/conftest.py), trained once; tests that delete or replace a run's files,
+or add a run, work on a copy of that store.
 """
 
 import os
-import shutil
 import threading
 
 import numpy as np
@@ -27,36 +27,24 @@ TEXTS = ["what a wonderful film", "boring and awful", "not good", "the acting wa
 
 
 @pytest.fixture(scope="module")
-def trained_home(tmp_path_factory):
-    """(home, {arch: run_id}) of a tiny Transformer and a tiny LSTM, trained once."""
-    from seqlab.jobs import train_foreground
-
-    home = tmp_path_factory.mktemp("inference_home")
-    runs = {}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEQLAB_HOME", str(home))
-        for arch in ("transformer", "lstm"):
-            record = train_foreground(RunConfig().with_overrides({**TINY, "model.arch": arch}),
-                                      RunStore(home))
-            assert record.status == "completed", record.message
-            runs[arch] = record.run_id
-    return home, runs
+def trained_home(toy_runs):
+    """(home, {arch: run_id}) of the session's tiny Transformer and LSTM (read-only)."""
+    home, runs = toy_runs
+    return home, {arch: runs[arch] for arch in ("transformer", "lstm")}
 
 
 @pytest.fixture
 def trained(trained_home):
-    """(store, runs) on the module's trained store (not to be changed)."""
+    """(store, runs) on the shared trained store (not to be changed)."""
     home, runs = trained_home
     return RunStore(home), runs
 
 
 @pytest.fixture
-def trained_copy(trained_home, tmp_path):
-    """(store, runs) on a copy of the trained store, for tests that delete or replace files."""
-    home, runs = trained_home
-    copy = tmp_path / "copy"
-    shutil.copytree(home, copy)
-    return RunStore(copy), runs
+def trained_copy(trained_home, tmp_path, copy_runs):
+    """(store, runs) on a copy of the trained store, for tests that delete, replace or add."""
+    home, runs = copy_runs(trained_home, tmp_path / "copy")
+    return RunStore(home), runs
 
 
 class Loads:
@@ -194,8 +182,8 @@ def test_a_run_whose_model_file_is_gone_is_not_served(trained_copy):
     assert cache.keys() == []
 
 
-def test_model_version_of_a_run_without_model_is_none(trained):
-    store, _ = trained
+def test_model_version_of_a_run_without_model_is_none(trained_copy):
+    store, _ = trained_copy
     queued = store.create_run(RunConfig().with_overrides(TINY))
     assert model_version(store, queued) is None
     assert not store.has_model(queued)  # looking created nothing

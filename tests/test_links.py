@@ -3,7 +3,7 @@ state from a link opened in a fresh session (AppTest), with notices for what a l
 
 Compare, Data and Train links need no model: their runs are seeded straight into the store.
 The Attention and Predict pages need trained runs: a tiny two-layer Transformer and a tiny
-LSTM are trained once for the module. Every page run is judged by
+LSTM, the session's (tests/conftest.py), trained once. Every page run is judged by
 `tests.apptest_support.check_page` (no exception, no error box).
 """
 
@@ -23,30 +23,18 @@ from tests.apptest_support import (
 )
 from tests.test_pages_compare import seed_group, seed_run
 
-TINY = {
-    "data.dataset": "toy", "data.sequence_length": 12, "model.embedding_dim": 8, "model.units": 8,
-    "model.num_heads": 2, "model.key_dim": 4, "model.ff_dim": 8, "train.epochs": 1,
-    "train.batch_size": 16, "train.jit_compile": False,
-}
 SENTENCE = "a boring film with great music"
 
 
 # ------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
-def trained_home(tmp_path_factory):
-    """(home, {"transformer": id, "lstm": id}): a two-layer tiny Transformer and a tiny LSTM, trained once."""
-    from seqlab.jobs import train_foreground
+def trained_home(toy_deep_runs, copy_runs, tmp_path_factory):
+    """(home, {"transformer": id, "lstm": id}): a two-layer tiny Transformer and a tiny LSTM.
 
-    home = tmp_path_factory.mktemp("links_home")
-    runs = {}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEQLAB_HOME", str(home))
-        for arch, more in (("transformer", {"model.num_layers": 2}), ("lstm", {})):
-            record = train_foreground(RunConfig().with_overrides({**TINY, "model.arch": arch, **more}),
-                                      RunStore(home))
-            assert record.status == "completed", record.message
-            runs[arch] = record.run_id
-    return home, runs
+    The session's `toy_deep_runs` (tests/conftest.py), trained once, copied: the pages run here
+    with SEQLAB_HOME on this store.
+    """
+    return copy_runs(toy_deep_runs, tmp_path_factory.mktemp("links") / "home")
 
 
 @pytest.fixture

@@ -79,19 +79,13 @@ def stop_workers(store):
 
 
 @pytest.fixture(scope="module")
-def trained_transformer(tmp_path_factory):
-    """(home, run_id) of a tiny Transformer trained once for the Attention/Predict tests."""
-    from seqlab.jobs import train_foreground
+def trained_transformer(toy_runs, copy_runs, tmp_path_factory):
+    """(home, run_id) of a store holding only the session's tiny Transformer (tests/conftest.py).
 
-    home = tmp_path_factory.mktemp("trained_home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEQLAB_HOME", str(home))
-        # Two epochs: the Attention page slides over the maps recorded after each.
-        record = train_foreground(RunConfig().with_overrides({**TINY, "model.arch": "transformer",
-                                                              "train.epochs": 2}),
-                                  RunStore(home))
-    assert record.status == "completed", record.message
-    return home, record.run_id
+    It was trained for two epochs: the Attention page slides over the maps recorded after each.
+    """
+    home, runs = copy_runs(toy_runs, tmp_path_factory.mktemp("trained_home") / "home", keep=("transformer",))
+    return home, runs["transformer"]
 
 
 # --------------------------------------------------------------------- home

@@ -1,4 +1,7 @@
-"""The Inside page (AppTest): each tab on tiny runs trained once for the module.
+"""The Inside page (AppTest): each tab on tiny runs trained once for the session.
+
+The runs (an LSTM, a BiGRU and a Transformer) are the session's `toy_runs`
+(tests/conftest.py), copied into a store holding only them.
 
 Every run goes through `check_page`, which fails on an exception or an
 unexpected `st.error`; tabs are opened by their URL parameter, as a link
@@ -11,33 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqlab.config import RunConfig
 from seqlab.inference import load_trained, predict_proba, test_disagreements, test_predictions
 from seqlab.store import RunStore
 from seqlab.views import inside
 from tests.apptest_support import INSIDE_PAGE, chart_frames, check_page, open_page, texts_of
 
-TINY = {
-    "data.dataset": "toy", "data.sequence_length": 12, "model.embedding_dim": 8,
-    "model.units": 8, "model.num_heads": 2, "model.key_dim": 4, "model.ff_dim": 8,
-    "train.epochs": 2, "train.batch_size": 16, "train.jit_compile": False,
-}
-
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """(home, {arch: run_id}) of a tiny LSTM, BiGRU and Transformer trained once."""
-    from seqlab.jobs import train_foreground
-
-    home = tmp_path_factory.mktemp("inside_home")
-    runs = {}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEQLAB_HOME", str(home))
-        for arch in ("lstm", "bigru", "transformer"):
-            record = train_foreground(RunConfig().with_overrides({**TINY, "model.arch": arch}), RunStore(home))
-            assert record.status == "completed", record.message
-            runs[arch] = record.run_id
-    return home, runs
+def trained(toy_runs, copy_runs, tmp_path_factory):
+    """(home, {arch: run_id}) of a store holding only the session's tiny LSTM, BiGRU and Transformer."""
+    return copy_runs(toy_runs, tmp_path_factory.mktemp("inside") / "home", keep=("lstm", "bigru", "transformer"))
 
 
 def open_tab(tab: str, home, monkeypatch, **state):

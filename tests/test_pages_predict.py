@@ -1,8 +1,9 @@
 """The Predict page's "edit and compare": the word diff, the before/after table, and the page.
 
-Two tiny runs (an LSTM and the bag-of-embeddings baseline) are trained once
-for the module, as tests/test_pages.py trains its Transformer; every page run
-is judged by `tests.apptest_support.check_page`.
+Two tiny runs (an LSTM and the bag-of-embeddings baseline) come from the
+session's `toy_runs` (tests/conftest.py), trained once, copied into a store of
+their own (the page shows every run of its store); every page run is judged by
+`tests.apptest_support.check_page`.
 """
 
 import math
@@ -11,7 +12,6 @@ import re
 import pandas as pd
 import pytest
 
-from seqlab.config import RunConfig
 from seqlab.store import RunStore
 from seqlab.views.predict import (
     INSERTED, REMOVED, REPLACED, SAME, DiffWord, before_after_table, change_label, diff_markdown,
@@ -19,30 +19,15 @@ from seqlab.views.predict import (
 )
 from tests.apptest_support import PREDICT_PAGE, check_page, open_page, texts_of
 
-TINY = {
-    "data.dataset": "toy", "data.sequence_length": 12, "model.embedding_dim": 8,
-    "model.units": 8, "train.epochs": 1, "train.batch_size": 16, "train.jit_compile": False,
-}
 BEFORE, AFTER = "the film was good", "the film was not good"
 # A markdown or HTML character that no backslash escapes.
 UNESCAPED = re.compile(r"(?<!\\)[<>*`\[\]$:]")
 
 
 @pytest.fixture(scope="module")
-def trained_runs(tmp_path_factory):
-    """(home, {arch: run_id}) of a tiny LSTM and a tiny baseline, trained once."""
-    from seqlab.jobs import train_foreground
-
-    home = tmp_path_factory.mktemp("predict_home")
-    runs = {}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEQLAB_HOME", str(home))
-        for arch in ("lstm", "baseline"):
-            record = train_foreground(RunConfig().with_overrides({**TINY, "model.arch": arch}),
-                                      RunStore(home))
-            assert record.status == "completed", record.message
-            runs[arch] = record.run_id
-    return home, runs
+def trained_runs(toy_runs, copy_runs, tmp_path_factory):
+    """(home, {arch: run_id}) of a store holding only the session's tiny LSTM and baseline."""
+    return copy_runs(toy_runs, tmp_path_factory.mktemp("predict") / "home", keep=("lstm", "baseline"))
 
 
 @pytest.fixture

@@ -23,6 +23,18 @@ def tiny(**overrides):
     return RunConfig().with_overrides(base).validate()
 
 
+@pytest.fixture
+def trained_lstm(toy_runs):
+    """(store, record): the session's run of `tiny()` (an LSTM; tests/conftest.py trains it once), read-only."""
+    from seqlab.store import RunStore
+
+    home, runs = toy_runs
+    store = RunStore(home)
+    record = store.get_run(runs["lstm"])
+    assert record.config == tiny(), "the shared run is not this file's tiny() recipe"
+    return store, record
+
+
 def accumulator(folder):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -75,8 +87,8 @@ def assert_same_curves(written, recorded):
                                    err_msg=str(key))
 
 
-def test_event_files_hold_the_loss_and_accuracy_the_store_recorded_each_epoch(store):
-    record = train_foreground(tiny(), store)
+def test_event_files_hold_the_loss_and_accuracy_the_store_recorded_each_epoch(trained_lstm):
+    store, record = trained_lstm
     assert record.status == "completed"
     recorded = store_curves(store, record.run_id)
     assert all(len(values) == 2 for values in recorded.values())
@@ -146,8 +158,12 @@ def test_epoch_with_non_finite_loss_is_not_written(store):
     assert all(math.isfinite(value) for value in losses.values())
 
 
-def test_deleting_a_run_deletes_its_event_files(store):
-    record = train_foreground(tiny(**{"train.epochs": 1}), store)
+def test_deleting_a_run_deletes_its_event_files(copy_runs, toy_runs, tmp_path):
+    from seqlab.store import RunStore
+
+    home, runs = copy_runs(toy_runs, tmp_path / "copy", keep=("lstm",))
+    store = RunStore(home)
+    record = store.get_run(runs["lstm"])
     folder = store.tensorboard_path(record.run_id)
     assert list(folder.rglob("events.out.tfevents.*"))
     store.delete_run(record.run_id)
@@ -168,8 +184,8 @@ def test_hparams_are_the_flat_config_values_that_are_plain():
     assert all(isinstance(value, (bool, int, float, str)) for value in hparams.values())
 
 
-def test_a_finished_runs_test_accuracies_are_written_for_the_hparams_tab(store):
-    record = train_foreground(tiny(**{"train.epochs": 2}), store)
+def test_a_finished_runs_test_accuracies_are_written_for_the_hparams_tab(trained_lstm):
+    store, record = trained_lstm  # tiny(): two epochs
     folder = store.tensorboard_path(record.run_id)
     assert scalars(folder, "test_accuracy") == {2: pytest.approx(record.test_accuracy, rel=1e-6)}
     assert scalars(folder, "test_accuracy_last") == {2: pytest.approx(record.test_accuracy_last, rel=1e-6)}

@@ -25,8 +25,26 @@ def tiny(**overrides):
     return RunConfig().with_overrides(base).validate()
 
 
-def test_completed_run_records_epochs_test_metrics_and_artifacts(store):
-    record = train_foreground(tiny(), store)
+@pytest.fixture
+def trained(toy_runs):
+    """`trained(arch)` -> (store, record): the session's run of `tiny(model.arch=arch)`, read-only.
+
+    tests/conftest.py trains these once through `train_foreground`; tests that
+    only read a finished tiny run use them instead of training their own.
+    """
+    home, runs = toy_runs
+    store = RunStore(home)
+
+    def shared(arch: str):
+        record = store.get_run(runs[arch])
+        assert record.config == tiny(**{"model.arch": arch}), "the shared run is not this file's tiny() recipe"
+        return store, record
+
+    return shared
+
+
+def test_completed_run_records_epochs_test_metrics_and_artifacts(trained):
+    store, record = trained("lstm")
     assert record.status == "completed"
     epochs = store.epochs(record.run_id)
     assert [e["epoch"] for e in epochs] == [1, 2]
@@ -48,12 +66,12 @@ def test_vectorized_ids_are_cached_in_the_store_given_not_in_seqlab_home(tmp_pat
     assert not elsewhere.exists()
 
 
-def test_saved_model_reloads_with_safe_mode_and_predicts_the_same(store):
+def test_saved_model_reloads_with_safe_mode_and_predicts_the_same(trained):
     import keras
 
     from seqlab.inference import load_trained, predict_proba
 
-    record = train_foreground(tiny(**{"model.arch": "transformer"}), store)
+    store, record = trained("transformer")
     trained = load_trained(store, record.run_id)
     again = keras.saving.load_model(store.model_path(record.run_id), safe_mode=True, compile=False)
     ids = trained.vectorizer.encode(["a great movie", "bad"])
