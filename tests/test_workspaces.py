@@ -363,3 +363,12 @@ def test_with_a_login_configured_home_offers_log_in_instead_of_a_name(store):
     check_page(at.run())
     assert at.button(key="home.workspace.login").label == "Log in"
     assert not [widget for widget in at.text_input if widget.key == "home.workspace.name"]
+
+
+def test_run_tables_name_the_workspace_only_when_runs_of_several_are_listed(store):
+    from seqlab.views.runs import recent_runs_table
+
+    finished_run(store.for_actor(ADA)), finished_run(store.for_actor(BOB))
+    assert "workspace" not in recent_runs_table(store.for_actor(ADA)).columns
+    teacher = recent_runs_table(store.for_actor(Actor("teacher", instructor=True)))
+    assert sorted(teacher["workspace"]) == ["ada", "bob"]

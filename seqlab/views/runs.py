@@ -32,7 +32,8 @@ def runs_table(records: Sequence[RunRecord], epochs: pd.DataFrame | None) -> pd.
     progress ("3/5 epochs"), best_val_accuracy, test_accuracy (with the kept
     weights: the best epoch's when `train.restore_best`), test_accuracy_last
     (with the last epoch's), best_epoch (lowest validation loss), dataset
-    (short name), created (UTC), run_id.
+    (short name), created (UTC), run_id; and, second, workspace when the runs
+    belong to more than one (the instructor's view, or shared runs shown).
 
     Args:
         records: the runs, in the order to show.
@@ -56,8 +57,12 @@ def runs_table(records: Sequence[RunRecord], epochs: pd.DataFrame | None) -> pd.
             "best_epoch": record.best_epoch,
             "created": time.strftime("%Y-%m-%d %H:%M", time.gmtime(record.created_at)),
         })
-    return pd.DataFrame(rows, columns=RECENT_COLUMNS).astype(
+    table = pd.DataFrame(rows, columns=RECENT_COLUMNS).astype(
         {"test_accuracy": "float64", "test_accuracy_last": "float64", "best_epoch": "Int64"})
+    workspaces = [record.workspace for record in records]
+    if len(set(workspaces)) > 1:  # the instructor's view, or shared runs shown: say whose each is
+        table.insert(1, "workspace", workspaces)
+    return table
 
 
 def model_runs(store: RunStore, arch: str | None = None,
