@@ -45,6 +45,7 @@ from seqlab.config import RunConfig
 from seqlab.quotas import check_queue
 from seqlab.store import RunRecord, RunStore
 from seqlab.training import ProgressCallback, train_run
+from seqlab.worker_process import exit_on_signal, log, one_line
 
 TrainFunction = Callable[[RunStore, str], object]
 
@@ -299,9 +300,9 @@ def run_worker(
     trained = 0
     previous_handler = None
     if threading.current_thread() is threading.main_thread():
-        previous_handler = signal.signal(signal.SIGTERM, _exit_on_signal)
+        previous_handler = signal.signal(signal.SIGTERM, exit_on_signal)
     store.register_worker(pid)
-    _log(f"worker {pid} started on {store.home}")
+    log(f"worker {pid} started on {store.home}")
     try:
         with keep_alive(store, worker_pid=pid, interval_seconds=heartbeat_seconds) as heartbeat:
             try:
@@ -331,14 +332,14 @@ def run_worker(
                     if isinstance(error, (SystemExit, KeyboardInterrupt)):
                         reason = "was terminated"
                     else:
-                        reason = f"crashed ({_one_line(error)})"
+                        reason = f"crashed ({one_line(error)})"
                     store.mark_interrupted(heartbeat.run_id, f"worker process {pid} {reason}")
                 raise
     finally:
         store.unregister_worker(pid)
         if previous_handler is not None:
             signal.signal(signal.SIGTERM, previous_handler)
-        _log(f"worker {pid} exiting after {trained} run(s)")
+        log(f"worker {pid} exiting after {trained} run(s)")
     return trained
 
 
@@ -401,7 +402,7 @@ class Heartbeat:
                 if run_id is not None:
                     self.store.set_progress(run_id)  # no fields: heartbeat only
             except Exception as error:  # noqa: BLE001 - a busy or vanished row must not end the thread
-                _log(f"heartbeat failed: {type(error).__name__}: {error}")
+                log(f"heartbeat failed: {type(error).__name__}: {error}")
 
 
 @contextlib.contextmanager
@@ -448,19 +449,19 @@ def _validate_all(configs: list[RunConfig], numbered: bool = True) -> None:
 
 
 def _train_one(store: RunStore, run_id: str, train: TrainFunction) -> None:
-    _log(f"training {run_id}")
+    log(f"training {run_id}")
     store.set_placement(run_id, "local", socket.gethostname())
     try:
         train(store, run_id)
     except Exception as error:  # noqa: BLE001 - the worker must survive any run
         traceback.print_exc(file=sys.stderr)
         if not store.get_run(run_id).finished:
-            store.finish_run(run_id, "failed", message=_one_line(error))
+            store.finish_run(run_id, "failed", message=one_line(error))
     else:
         if not store.get_run(run_id).finished:
             store.finish_run(run_id, "failed",
                              message="training returned without recording how the run ended")
-    _log(f"{run_id}: {store.get_run(run_id).status}")
+    log(f"{run_id}: {store.get_run(run_id).status}")
 
 
 def _spawn_worker(store: RunStore, command: Sequence[str] | None, threads: int = 0) -> int:
@@ -477,16 +478,16 @@ def _spawn_worker(store: RunStore, command: Sequence[str] | None, threads: int =
     # The pid is known only after the start: write to a temporary name, then
     # rename (the open file keeps receiving the worker's output).
     starting = log_folder / f"worker-starting-{os.getpid()}-{threading.get_ident()}.log"
-    with open(starting, "ab") as log:
+    with open(starting, "ab") as output:
         process = subprocess.Popen(
             list(command), cwd=PACKAGE_PARENT, env=env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )
     log_path = log_folder / f"worker-{process.pid}.log"
     starting.rename(log_path)
     with _spawned_lock:
         _spawned.append((process, time.time(), log_path))
-    _log(f"started worker {process.pid}: {' '.join(command)}")
+    log(f"started worker {process.pid}: {' '.join(command)}")
     return process.pid
 
 
@@ -550,16 +551,3 @@ def _positive_setting(variable: str, default: int) -> int:
         raise ValueError(f"{variable}: received {text!r}, expected a whole number >= 1 (or leave it unset)")
     return int(text)
 
-
-def _exit_on_signal(signum: int, frame) -> None:
-    raise SystemExit(128 + signum)
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    return text if len(text) <= 500 else text[:497] + "..."
-
-
-def _log(message: str) -> None:
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}", file=sys.stderr, flush=True)

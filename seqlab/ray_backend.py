@@ -53,6 +53,7 @@ from typing import Any, Iterable
 
 from seqlab.config import BUILTIN_DATASETS
 from seqlab.store import RunRecord, RunStore
+from seqlab.worker_process import exit_on_signal, log, one_line
 
 CPUS_VARIABLE = "SEQLAB_RAY_CPUS"  # CPUs each run's task declares (default 1)
 GPUS_VARIABLE = "SEQLAB_RAY_GPUS"  # GPUs each run's task declares (default 0: none)
@@ -416,7 +417,7 @@ def connect(address: str) -> Any:
                  logging_level="WARNING", log_to_driver=True)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise RayUnavailableError(
-            f"could not connect to the Ray cluster at {address!r}: {_one_line(error)}. Start one with "
+            f"could not connect to the Ray cluster at {address!r}: {one_line(error)}. Start one with "
             f"`ray start --head --port=6379` on the host (and `ray start --address=HOST:6379` on the "
             f"others), then give HOST:6379"
         ) from None
@@ -603,7 +604,7 @@ class Dispatcher:
             except Exception as error:  # noqa: BLE001 - a run that cannot be sent must not stay "running"
                 traceback.print_exc(file=sys.stderr)
                 self.flights.pop(record.run_id, None)
-                self._finish_failed(record.run_id, f"could not send the run to Ray: {_one_line(error)}")
+                self._finish_failed(record.run_id, f"could not send the run to Ray: {one_line(error)}")
             submitted += 1
         return submitted
 
@@ -626,7 +627,7 @@ class Dispatcher:
         ).remote(record, self.bridge, self.settings, str(self.store.artifact_dir(run_id)),
                  self._data_ref(record))
         self.flights[run_id] = _Flight(run_id, ref, trial=trial)
-        _log(f"submitted {run_id} to Ray")
+        log(f"submitted {run_id} to Ray")
 
     def _data_ref(self, record: RunRecord) -> Any:
         path = data_file(record)
@@ -650,7 +651,7 @@ class Dispatcher:
             if flight is None:
                 # Settled already (a worker that died with writes on the way): the
                 # run's end is recorded and stays as it is.
-                _log(f"{run_id}: ignored a late {method} from Ray")
+                log(f"{run_id}: ignored a late {method} from Ray")
                 continue
             if method == "set_placement" and len(args) > 1 and args[1]:
                 flight.node = str(args[1])
@@ -660,9 +661,9 @@ class Dispatcher:
             try:
                 apply_post(self.store, run_id, method, args, kwargs)
             except Exception as error:  # noqa: BLE001 - one bad write must not end the dispatcher
-                _log(f"{run_id}: could not apply {method}: {_one_line(error)}")
+                log(f"{run_id}: could not apply {method}: {one_line(error)}")
                 if not flight.problem:
-                    flight.problem = f"the host could not record {method} from the Ray task: {_one_line(error)}"
+                    flight.problem = f"the host could not record {method} from the Ray task: {one_line(error)}"
                     self.bridge.request_stop.remote(run_id)
                 continue
             if method == "add_epoch" and flight.trial is not None:
@@ -685,7 +686,7 @@ class Dispatcher:
                 self.bridge.request_stop.remote(flight.run_id)
                 flight.stop_sent = True
         except Exception as error:  # noqa: BLE001 - a journal problem leaves the run training
-            _log(f"{flight.run_id}: could not report epoch {epoch} to its search: {_one_line(error)}")
+            log(f"{flight.run_id}: could not report epoch {epoch} to its search: {one_line(error)}")
             flight.trial = None
 
     def heartbeat(self) -> None:
@@ -723,7 +724,7 @@ class Dispatcher:
             files = self.ray.get(flight.ref)
         except exceptions.RayTaskError as error:  # the task raised outside the training path
             cause = getattr(error, "cause", None) or error
-            self._finish_failed(run_id, f"the Ray task on {flight.node} failed: {_one_line(cause)}")
+            self._finish_failed(run_id, f"the Ray task on {flight.node} failed: {one_line(cause)}")
         except (exceptions.TaskCancelledError, exceptions.RayError) as error:
             # The worker process or its node died (or lost the task's result): the
             # epochs that reached the host are kept.
@@ -733,7 +734,7 @@ class Dispatcher:
             try:
                 write_artifacts(self.store, run_id, files)
             except (OSError, ValueError) as error:
-                self._finish_failed(run_id, f"the host could not write the run's files: {_one_line(error)}")
+                self._finish_failed(run_id, f"the host could not write the run's files: {one_line(error)}")
             else:
                 if flight.problem:
                     self._finish_failed(run_id, flight.problem)
@@ -746,14 +747,14 @@ class Dispatcher:
                     self._finish_failed(run_id, "training returned without recording how the run ended")
         if self._is_trial(run_id):
             _end_trial(self.store, run_id)
-        _log(f"{run_id}: {self._status(run_id)} (Ray, {flight.node})")
+        log(f"{run_id}: {self._status(run_id)} (Ray, {flight.node})")
 
     def abandon(self, reason: str) -> None:
         """Cancels every task in flight and marks its run "interrupted" (this process is going away)."""
         try:
             self.exchange()
         except Exception as error:  # noqa: BLE001 - the cluster may be what failed
-            _log(f"could not read the last writes: {_one_line(error)}")
+            log(f"could not read the last writes: {one_line(error)}")
         for flight in list(self.flights.values()):
             try:
                 self.ray.cancel(flight.ref, force=True)
@@ -791,7 +792,7 @@ def _trial_reporter(store: RunStore, run_id: str) -> Any:
 
         return trial_reporter(store, run_id)
     except Exception as error:  # noqa: BLE001 - the run trains either way, unpruned
-        _log(f"{run_id}: could not open its search, so it is not pruned: {_one_line(error)}")
+        log(f"{run_id}: could not open its search, so it is not pruned: {one_line(error)}")
         return None
 
 
@@ -842,10 +843,10 @@ def run_ray_dispatcher(
     pid = os.getpid()
     previous_handler = None
     if threading.current_thread() is threading.main_thread():
-        previous_handler = signal.signal(signal.SIGTERM, _exit_on_signal)
+        previous_handler = signal.signal(signal.SIGTERM, exit_on_signal)
     dispatcher = Dispatcher(store, ray, settings, pid)
     resources = ray.cluster_resources()
-    _log(f"Ray dispatcher {pid} started on {store.home}: cluster {address} with "
+    log(f"Ray dispatcher {pid} started on {store.home}: cluster {address} with "
          f"{resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs; "
          f"{settings.cpus:g} CPUs and {settings.gpus:g} GPUs a run")
     store.register_worker(pid)
@@ -874,7 +875,7 @@ def run_ray_dispatcher(
                 store.register_worker(pid)
         except BaseException as error:
             reason = ("was terminated" if isinstance(error, (SystemExit, KeyboardInterrupt))
-                      else f"crashed ({_one_line(error)})")
+                      else f"crashed ({one_line(error)})")
             if not isinstance(error, (SystemExit, KeyboardInterrupt)):
                 traceback.print_exc(file=sys.stderr)
             dispatcher.abandon(reason)
@@ -887,19 +888,6 @@ def run_ray_dispatcher(
             ray.shutdown()
         except Exception:  # noqa: BLE001 - exiting anyway
             pass
-        _log(f"Ray dispatcher {pid} exiting after {taken} run(s)")
+        log(f"Ray dispatcher {pid} exiting after {taken} run(s)")
     return taken
 
-
-def _exit_on_signal(signum: int, frame) -> None:
-    raise SystemExit(128 + signum)
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    return text if len(text) <= 500 else text[:497] + "..."
-
-
-def _log(message: str) -> None:
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}", file=sys.stderr, flush=True)

@@ -117,10 +117,9 @@ def _note_workspaces(note: Path) -> list[str]:
 
 def upload_size(path: str | Path) -> int | None:
     """Returns how many texts the upload at `path` holds, from its note (None for a file that is not an upload)."""
-    path = Path(path)
     try:
-        return int(json.loads(path.parent.joinpath(path.name.split(".")[0] + UPLOAD_NOTE).read_text())["num_texts"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(_note_of(path)["num_texts"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
@@ -152,9 +151,17 @@ def list_uploads(home: str | Path, workspace: str | None = None) -> list[Upload]
 
 def upload_name(path: str | Path) -> str | None:
     """Returns the file name the user gave an upload at `path`, or None for a file that is not an upload."""
+    try:
+        return str(_note_of(path)["filename"])
+    except (KeyError, TypeError):
+        return None
+
+
+def _note_of(path: str | Path):
+    """The JSON of the note beside an upload's file, or None when there is none or it is unreadable."""
     path = Path(path)
     try:
-        # Uploads are stored as <sha256><suffix>; the note beside them keeps the name the user gave.
-        return str(json.loads(path.parent.joinpath(path.name.split(".")[0] + UPLOAD_NOTE).read_text())["filename"])
-    except (OSError, ValueError, KeyError, TypeError):
+        # Uploads are stored as <sha256><suffix>; the note beside them keeps what the user gave.
+        return json.loads(path.parent.joinpath(path.name.split(".")[0] + UPLOAD_NOTE).read_text())
+    except (OSError, ValueError):
         return None
