@@ -72,11 +72,19 @@ SCRIPT_TEST = "test_exported_script_trains_and_prints_a_validation_accuracy"
 SCRIPTS_AT_ONCE = 2
 
 
-def run_exported_script(arch: str, folder) -> subprocess.CompletedProcess:
-    """Writes the arch's script and a tiny CSV into `folder` and runs it as a program, as a user would."""
+def write_exported_script(arch: str, folder) -> None:
+    """Writes the arch's script and a tiny CSV into `folder`.
+
+    Called in the main thread: `export_script` checks its script with `ast.parse`, which
+    CPython 3.11 does not make safe to run in two threads at once.
+    """
     (folder / "exported.py").write_text(export_script(tiny_config(arch), run_id="r-test"),
                                         encoding="utf-8")
     write_tiny_csv(folder / "tiny.csv")
+
+
+def run_exported_script(folder) -> subprocess.CompletedProcess:
+    """Runs the script `write_exported_script` put in `folder` as a program, as a user would."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SEQLAB")}
     environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
     # Run from a folder outside the repository, with no PYTHONPATH: seqlab is not importable there.
@@ -98,9 +106,11 @@ def script_runs(request, tmp_path_factory):
 
     selected = [item.callspec.params["arch"] for item in request.session.items
                 if item.module is request.module and item.originalname == SCRIPT_TEST]
+    folders = {arch: tmp_path_factory.mktemp(f"script_{arch}") for arch in selected}
+    for arch, folder in folders.items():
+        write_exported_script(arch, folder)
     with ThreadPoolExecutor(max_workers=SCRIPTS_AT_ONCE) as pool:
-        runs = {arch: pool.submit(run_exported_script, arch, tmp_path_factory.mktemp(f"script_{arch}"))
-                for arch in selected}
+        runs = {arch: pool.submit(run_exported_script, folder) for arch, folder in folders.items()}
     return runs
 
 
